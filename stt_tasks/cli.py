@@ -1,0 +1,137 @@
+"""``python -m stt_tasks <step>``: the command-line contract between Airflow and a step.
+
+- Inputs are options; ``--data-root`` (default ``$STT_DATA_ROOT``, else ``/mnt``) and ``--language``
+  (default ``fr``) are common to every step. Run parameters keep the original image's names in
+  kebab-case and can also be set by their upper-case environment variable.
+- Progress goes to stderr; the **last line on stdout is one JSON object** naming the artifacts
+  (DockerOperator pushes the last output line as XCom, so nothing is printed after it).
+- Exit codes: 0 done; 2 bad input or usage (the message names the file and the fix);
+  99 an optional input is absent, nothing to do (the task is skipped); anything else a failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from stt_tasks import __version__
+from stt_tasks.errors import EXIT_BAD_INPUT, EXIT_OK, StepError
+from stt_tasks.languages import load_language
+from stt_tasks.layout import DataRoot
+from stt_tasks.parameters import PARAMETERS, add_parameter_options, resolve_parameters
+from stt_tasks.progress import LOG, configure_logging
+
+Step = Callable[[argparse.Namespace, DataRoot, Dict[str, Any]], Dict[str, Any]]
+
+
+def _preflight(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
+    from stt_tasks.preflight import preflight
+
+    return preflight(root, expected_hours=args.expected_hours, require_gpu=args.require_gpu)
+
+
+def _import_common_voice(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
+    from stt_tasks.importers.common_voice import prepare_common_voice
+
+    return prepare_common_voice(
+        root,
+        load_language(args.language),
+        english_compatible=params["english_compatible"],
+        duplicate_sentence_count=params["duplicate_sentence_count"],
+        release=args.release,
+        sha256=args.sha256,
+        strict=args.strict,
+        workers=args.workers,
+    ).as_json()
+
+
+IMPORTERS: Dict[str, Step] = {"common-voice": _import_common_voice}
+
+
+def _import(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
+    return IMPORTERS[args.corpus](args, root, params)
+
+
+def _alphabet(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
+    from stt_tasks.alphabet import build_alphabet
+
+    return build_alphabet(root, load_language(args.language), english_compatible=params["english_compatible"])
+
+
+def _sample_corpus(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
+    from stt_tasks.sample_corpus import build_sample_corpus
+
+    return build_sample_corpus(Path(args.dest).absolute(), load_language(args.language), bad_clips=not args.clean)
+
+
+def _params(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
+    return {"parameters": params}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-root", default=None, help="data root (default $STT_DATA_ROOT, else /mnt)")
+    common.add_argument("--language", default="fr", help="language pack (default fr)")
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+    parser = argparse.ArgumentParser(prog="stt-tasks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=__version__)
+    steps = parser.add_subparsers(dest="step", metavar="STEP")
+    steps.required = True
+
+    def step(name: str, function: Step, help: str, parameters: Sequence[str] = ()) -> argparse.ArgumentParser:
+        sub = steps.add_parser(name, parents=[common], help=help, description=help)
+        add_parameter_options(sub, parameters)
+        sub.set_defaults(function=function, parameters=list(parameters))
+        return sub
+
+    sub = step("preflight", _preflight, "create and check the data root, disk space and GPU")
+    sub.add_argument("--expected-hours", type=float, default=None, help="hours of audio to plan disk for")
+    sub.add_argument("--require-gpu", action="store_true", help="fail when no GPU is visible")
+
+    sub = step(
+        "import", _import, "import a corpus into extracted/data/", ["english_compatible", "duplicate_sentence_count"]
+    )
+    sub.add_argument("corpus", choices=sorted(IMPORTERS), help="corpus to import")
+    sub.add_argument("--release", default=None, help="Common Voice: tarball or folder name in sources/ (default newest)")
+    sub.add_argument("--sha256", default=None, help="expected SHA-256 of the archive (overrides the known one)")
+    sub.add_argument("--strict", action="store_true", help="refuse releases without a known SHA-256")
+    sub.add_argument("--workers", type=int, default=None, help="conversion processes (default: every core)")
+
+    step("alphabet", _alphabet, "write models/alphabet.txt from the imported transcripts", ["english_compatible"])
+
+    sub = step("sample-corpus", _sample_corpus, "synthesise a small corpus in the Common Voice layout")
+    sub.add_argument("--dest", required=True, help="folder for the release tarball and LM text")
+    sub.add_argument("--clean", action="store_true", help="leave out the deliberately bad clips")
+
+    step("params", _params, "print the effective run parameters", list(PARAMETERS))
+    return parser
+
+
+def emit_result(result: Dict[str, Any]) -> None:
+    """Print the step's result as the last stdout line."""
+    sys.stderr.flush()
+    sys.stdout.write(json.dumps(result, sort_keys=True, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(logging.DEBUG if args.verbose else logging.INFO)
+    try:
+        params = resolve_parameters(args, args.parameters)
+    except ValueError as error:
+        LOG.error("invalid parameter: %s", error)
+        return EXIT_BAD_INPUT
+    root = DataRoot.from_env(args.data_root)
+    try:
+        result = args.function(args, root, params)
+    except StepError as error:
+        LOG.error("%s", error)
+        return error.exit_code
+    emit_result(result)
+    return EXIT_OK

@@ -1,0 +1,210 @@
+"""Common Voice: the release tarball (gated download) placed in ``sources/``.
+
+Layout (datasets.md 3.1): ``cv-corpus-<version>-<date>/<lang>/`` holding ``clips/*.mp3`` and the
+TSVs. The official train/dev/test are used as they are, unless ``duplicate_sentence_count`` > 1
+asks for a re-split of ``validated.tsv``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import pandas as pd
+
+from stt_tasks import __version__
+from stt_tasks.errors import BadInputError, NothingToDoError
+from stt_tasks.fsio import CompletionMarker, file_fingerprint, sha256_file, write_text_atomic
+from stt_tasks.importers import engine
+from stt_tasks.importers.archives import extract_tar_verified
+from stt_tasks.importers.records import SPLITS, ClipRecord, CorpusSpec, SourceIssues
+from stt_tasks.importers.resplit import resplit
+from stt_tasks.importers.tsv import read_tsv
+from stt_tasks.languages import LanguagePack
+from stt_tasks.layout import DataRoot
+from stt_tasks.progress import LOG
+
+MAX_SECONDS = 10.0
+MS_PER_CHAR = 20
+REQUIRED_COLUMNS = ("client_id", "path", "sentence")
+_RELEASE = re.compile(r"^cv-corpus-(\d+)\.(\d+)(?:-delta)?-(\d{4}-\d{2}-\d{2})-(?P<lang>[\w-]+)\.tar\.gz$")
+_RELEASE_DIR = re.compile(r"^cv-corpus-(\d+)\.(\d+)(?:-delta)?-(\d{4}-\d{2}-\d{2})$")
+
+
+def corpus_spec(language: str) -> CorpusSpec:
+    return CorpusSpec(name="cv-{}".format(language), ms_per_char=MS_PER_CHAR, max_seconds=MAX_SECONDS)
+
+
+def _release_key(name: str) -> Tuple[int, int, str]:
+    match = _RELEASE.match(name) or _RELEASE_DIR.match(name)
+    assert match is not None
+    return int(match.group(1)), int(match.group(2)), match.group(3)
+
+
+def find_release(sources: Path, language: str, release: Optional[str]) -> Path:
+    """The tarball or extracted release to import: ``release`` if given, else the newest present."""
+    if release:
+        candidate = Path(release) if Path(release).is_absolute() else sources / release
+        if not candidate.exists():
+            raise BadInputError(
+                "Common Voice release {} not found. Place the tarball from the Common Voice site in {}.".format(
+                    candidate, sources
+                )
+            )
+        return candidate
+    found: List[Path] = []
+    if sources.is_dir():
+        for path in sources.iterdir():
+            match = _RELEASE.match(path.name)
+            if match and match.group("lang") == language and path.is_file():
+                found.append(path)
+            elif _RELEASE_DIR.match(path.name) and (path / language).is_dir():
+                found.append(path)
+    if not found:
+        raise NothingToDoError(
+            "no Common Voice {} release in {}: download cv-corpus-<version>-<date>-{}.tar.gz from the "
+            "Common Voice site (the download asks for an e-mail address) and place it there.".format(
+                language, sources, language
+            )
+        )
+    return max(found, key=lambda p: _release_key(p.name))
+
+
+def _language_dir(root: Path, language: str) -> Path:
+    """``<root>/cv-corpus-*/<lang>`` or ``<root>/<lang>`` (extracted layouts)."""
+    for candidate in [root / language] + sorted(root.glob("cv-corpus-*/{}".format(language))):
+        if (candidate / "clips").is_dir():
+            return candidate
+    raise BadInputError(
+        "{}: no '{}/clips' folder inside; is this a Common Voice {} release?".format(root, language, language)
+    )
+
+
+def unpack_release(
+    release: Path, data_root: DataRoot, pack: LanguagePack, sha256: Optional[str], strict: bool
+) -> Tuple[Path, Dict[str, Any]]:
+    """Verify and extract a tarball once; return the language folder and what identifies the release."""
+    if release.is_dir():
+        return _language_dir(release, pack.code), {"release": release.name, "extracted_directory": str(release)}
+    known = pack.release(release.name)
+    expected = sha256 or (known.sha256 if known else None)
+    if expected is None:
+        if strict:
+            raise BadInputError(
+                "{}: unknown Common Voice release (no published SHA-256 in the '{}' language pack). "
+                "Pass --sha256 with the checksum from the release page, or drop --strict.".format(release, pack.code)
+            )
+        LOG.warning("%s is not a known release: its SHA-256 will be recorded but cannot be checked", release.name)
+    stat = release.stat()
+    target = data_root.releases / release.name[: -len(".tar.gz")]
+    marker = CompletionMarker(target.parent, ".{}.extracted.json".format(target.name))
+    identity = {"archive": release.name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    recorded = marker.read()
+    if recorded and recorded.get("inputs") == identity and target.is_dir():
+        digest = recorded["result"]["sha256"]
+        if expected and digest != expected.lower():
+            raise BadInputError("{}: SHA-256 is {} but {} was expected.".format(release, digest, expected))
+        LOG.info("%s already verified and extracted in %s", release.name, target)
+    else:
+        LOG.info("verifying and extracting %s into %s", release.name, target)
+        digest = extract_tar_verified(release, target, expected)
+        marker.write(identity, [], {"sha256": digest})
+    info = {"release": release.name, "sha256": digest, "sha256_known": bool(expected), "size": stat.st_size}
+    return _language_dir(target, pack.code), info
+
+
+def _clip_record(language_dir: Path, row: Dict[str, str], split: Optional[str], origin: str) -> ClipRecord:
+    name = row["path"] if "." in row["path"] else row["path"] + ".mp3"
+    return ClipRecord(
+        audio=language_dir / "clips" / name,
+        transcript=row["sentence"],
+        speaker=row["client_id"],
+        clip_id="clips/" + name.rsplit(".", 1)[0],
+        origin=origin,
+        split=split,
+    )
+
+
+def official_records(language_dir: Path, issues: SourceIssues) -> Iterator[ClipRecord]:
+    """Clips of the release's own train/dev/test TSVs."""
+    for split in SPLITS:
+        tsv = language_dir / "{}.tsv".format(split)
+        if not tsv.is_file():
+            raise BadInputError("{} is missing: the release is incomplete, extract or download it again.".format(tsv))
+        for number, row in read_tsv(tsv, REQUIRED_COLUMNS, issues):
+            yield _clip_record(language_dir, row, split, "{}.tsv line {}".format(split, number))
+
+
+def resplit_records(
+    language_dir: Path, destination: Path, max_per_sentence: int, issues: SourceIssues
+) -> Iterator[ClipRecord]:
+    """Clips of ``validated.tsv`` re-split with up to ``max_per_sentence`` recordings per sentence."""
+    tsv = language_dir / "validated.tsv"
+    if not tsv.is_file():
+        raise BadInputError("{} is missing: re-splitting needs validated.tsv from the release.".format(tsv))
+    rows = [dict(row, line=number) for number, row in read_tsv(tsv, REQUIRED_COLUMNS, issues)]
+    frame = pd.DataFrame(rows, columns=list(REQUIRED_COLUMNS) + ["line"])
+    split = resplit(frame, max_per_sentence)
+    for name in SPLITS:
+        chosen = split[split["split"] == name][list(REQUIRED_COLUMNS)]
+        write_text_atomic(destination / "resplit" / "{}.tsv".format(name), chosen.to_csv(sep="\t", index=False))
+    LOG.info(
+        "re-split validated.tsv (up to %d recordings per sentence): %s",
+        max_per_sentence,
+        ", ".join("{} {}".format(n, int((split["split"] == n).sum())) for n in SPLITS),
+    )
+    for row in split.itertuples(index=False):
+        record_row = {"path": row.path, "sentence": row.sentence, "client_id": row.client_id}
+        yield _clip_record(language_dir, record_row, row.split, "validated.tsv line {}".format(row.line))
+
+
+def _language_pack_digest(pack: LanguagePack) -> str:
+    """Changes when the label rules change, so that a re-import is not mistaken for done."""
+    return sha256_file(pack.folder / "__init__.py")[:16]
+
+
+def prepare_common_voice(
+    data_root: DataRoot,
+    pack: LanguagePack,
+    english_compatible: bool = False,
+    duplicate_sentence_count: int = 1,
+    release: Optional[str] = None,
+    sha256: Optional[str] = None,
+    strict: bool = False,
+    workers: Optional[int] = None,
+) -> engine.ImportResult:
+    """Import a Common Voice release into ``extracted/data/cv-<lang>/``."""
+    spec = corpus_spec(pack.code)
+    source = find_release(data_root.sources, pack.code, release)
+    language_dir, release_info = unpack_release(source, data_root, pack, sha256, strict)
+    destination = data_root.corpus_dir(spec.name)
+    tsvs = [language_dir / "{}.tsv".format(n) for n in ("train", "dev", "test", "validated")]
+    inputs = {
+        "release": release_info,
+        "tsv": [file_fingerprint(p, with_hash=False) for p in tsvs if p.is_file()],
+        "english_compatible": english_compatible,
+        "duplicate_sentence_count": duplicate_sentence_count,
+        "spec": [spec.ms_per_char, spec.max_seconds, spec.min_seconds],
+        "rules": _language_pack_digest(pack),
+        "version": __version__,
+    }
+    previous = engine.previous_result(destination, inputs)
+    if previous is not None:
+        LOG.info("%s already imported from %s; nothing to do", spec.name, release_info["release"])
+        return previous
+    issues = SourceIssues()
+    if duplicate_sentence_count > 1:
+        records = resplit_records(language_dir, destination, duplicate_sentence_count, issues)
+    else:
+        records = official_records(language_dir, issues)
+    return engine.import_clips(
+        spec,
+        records,
+        destination,
+        lambda label: pack.validate_label(label, english_compatible),
+        inputs,
+        issues,
+        workers,
+        extra={"release": release_info},
+    )

@@ -1,0 +1,246 @@
+"""The shared import engine: records in, 16 kHz WAVs, Coqui CSVs and a report out.
+
+A corpus module only maps its layout to :class:`ClipRecord` s. This engine validates labels,
+converts audio on every core, applies the duration rules, assigns splits where the corpus has none,
+writes ``<corpus>_{train,dev,test}.csv`` and the report atomically, and records a completion marker.
+Re-runs skip finished work: each WAV appears under its final name only when complete, so a killed
+import resumes by converting only the missing clips and ends with the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import re
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from stt_tasks import audio
+from stt_tasks.fsio import CompletionMarker, write_json_atomic, write_text_atomic
+from stt_tasks.importers.records import SPLITS, ClipRecord, CorpusSpec, SourceIssues
+from stt_tasks.importers.report import ImportReport
+from stt_tasks.progress import LOG, Progress
+
+_TMP_NAME = re.compile(r"^\..*\.tmp-\d+$")
+
+KEPT = "kept"
+DROP_REASONS = ("missing_file", "undecodable", "invalid_label", "too_short", "too_long", "duplicate_clip")
+
+
+def available_workers() -> int:
+    """Cores this process may use (respects CPU affinity and container cpusets)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class _Job:
+    source: str
+    target: str
+    n_chars: int
+    ms_per_char: int
+    max_seconds: float
+    min_seconds: float
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    status: str
+    frames: int = 0
+    size: int = 0
+    detail: str = ""
+
+
+def _convert(job: _Job) -> _Outcome:
+    """Worker: convert one clip (or reuse its finished WAV) and apply the duration rules."""
+    target = Path(job.target)
+    try:
+        if target.is_file():
+            frames = audio.wav_frames(target)
+            size = target.stat().st_size
+            pcm = None
+        else:
+            samples, rate = audio.decode(Path(job.source))
+            pcm = audio.to_pcm16(samples, rate)
+            frames, size = len(pcm), 0
+    except (audio.AudioDecodeError, OSError, EOFError, ValueError) as error:
+        return _Outcome("undecodable", detail=str(error)[:300])
+    duration_ms = frames * 1000 // audio.TARGET_RATE
+    seconds = frames / audio.TARGET_RATE
+    if duration_ms // job.ms_per_char < job.n_chars or seconds < job.min_seconds:
+        return _Outcome("too_short", frames)
+    if seconds > job.max_seconds:
+        return _Outcome("too_long", frames)
+    if pcm is not None:
+        size = audio.write_wav(target, pcm)
+    return _Outcome(KEPT, frames, size)
+
+
+def speaker_split(speaker: str, dev_percent: int = 10, test_percent: int = 10) -> str:
+    """A split from a stable hash of the speaker: same speaker, same split, on every run and release."""
+    bucket = int(hashlib.sha256(speaker.encode("utf-8")).hexdigest()[:8], 16) % 100
+    if bucket < test_percent:
+        return "test"
+    if bucket < test_percent + dev_percent:
+        return "dev"
+    return "train"
+
+
+def _remove_stale_temporaries(directory: Path) -> None:
+    """Delete half-written files a killed run left behind (their names are never final)."""
+    for root, _dirs, files in os.walk(directory):
+        for name in files:
+            if _TMP_NAME.match(name):
+                os.unlink(os.path.join(root, name))
+
+
+def csv_text(rows: Sequence[Tuple[str, int, str]]) -> str:
+    """Coqui's CSV format: header, then rows; the csv module's default dialect (CRLF)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["wav_filename", "wav_filesize", "transcript"])
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+@dataclass
+class ImportResult:
+    corpus: str
+    directory: Path
+    csvs: Dict[str, Path]
+    report: Path
+    report_text: Path
+    clips: Dict[str, int]
+    hours: float
+    skipped: bool
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> Dict[str, Any]:
+        return {
+            "corpus": self.corpus,
+            "directory": str(self.directory),
+            "csv": {split: str(path) for split, path in self.csvs.items()},
+            "report": str(self.report),
+            "report_text": str(self.report_text),
+            "clips": self.clips,
+            "hours": round(self.hours, 3),
+            "already_done": self.skipped,
+            **self.extra,
+        }
+
+
+def import_clips(
+    spec: CorpusSpec,
+    records: Iterable[ClipRecord],
+    destination: Path,
+    validate_label: Callable[[str], Optional[str]],
+    inputs: Mapping[str, Any],
+    source_issues: Optional[SourceIssues] = None,
+    workers: Optional[int] = None,
+    extra: Optional[Mapping[str, Any]] = None,
+) -> ImportResult:
+    """Convert, filter, split and write one corpus into ``destination``.
+
+    ``extra`` is added to the result (for example the release and its checksum).
+    """
+    destination.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(destination)
+    issues = source_issues or SourceIssues()
+    report = ImportReport(spec.name, issues)
+
+    planned: List[Tuple[ClipRecord, str]] = []
+    seen = set()
+    for record in records:
+        if record.clip_id in seen:
+            report.drop("duplicate_clip", record.origin)
+            continue
+        seen.add(record.clip_id)
+        label = validate_label(record.transcript)
+        if not label:
+            report.drop("invalid_label", "{}: {!r}".format(record.origin, record.transcript))
+            continue
+        if not record.audio.is_file():
+            report.drop("missing_file", "{}: {}".format(record.origin, record.audio))
+            continue
+        planned.append((record, label))
+    planned.sort(key=lambda item: item[0].clip_id)
+
+    jobs = []
+    for record, label in planned:
+        target = destination / (record.clip_id + ".wav")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        jobs.append(
+            _Job(str(record.audio), str(target), len(label), spec.ms_per_char, spec.max_seconds, spec.min_seconds)
+        )
+
+    rows: Dict[str, List[Tuple[str, int, str]]] = {split: [] for split in SPLITS}
+    progress = Progress("import {}".format(spec.name), len(jobs), unit="clips")
+    for (record, label), outcome in zip(planned, _run_jobs(jobs, workers, progress)):
+        if outcome.status != KEPT:
+            detail = "{}: {}".format(record.origin, outcome.detail) if outcome.detail else record.origin
+            report.drop(outcome.status, detail, outcome.frames)
+            continue
+        split = record.split or speaker_split(record.speaker)
+        report.keep(split, outcome.frames, record.speaker)
+        rows[split].append((record.clip_id + ".wav", outcome.size, label))
+    progress.finish()
+
+    csvs = {split: destination / "{}_{}.csv".format(spec.name, split) for split in SPLITS}
+    for split in SPLITS:
+        write_text_atomic(csvs[split], csv_text(rows[split]))
+    report_json = destination / "{}_report.json".format(spec.name)
+    report_text = destination / "{}_report.txt".format(spec.name)
+    write_json_atomic(report_json, report.as_json())
+    write_text_atomic(report_text, report.as_text())
+    LOG.info("\n%s", report.as_text())
+
+    result = ImportResult(
+        spec.name, destination, csvs, report_json, report_text, report.kept_counts(), report.kept_hours(), False, dict(extra or {})
+    )
+    CompletionMarker(destination).write(inputs, list(csvs.values()) + [report_json, report_text], result.as_json())
+    return result
+
+
+def _run_jobs(jobs: List[_Job], workers: Optional[int], progress: Progress) -> Iterable[_Outcome]:
+    """Run conversions in order of ``jobs``, in parallel over ``workers`` processes."""
+    workers = workers or available_workers()
+    if workers == 1 or len(jobs) < 2:
+        for job in jobs:
+            outcome = _convert(job)
+            progress.advance()
+            yield outcome
+        return
+    chunksize = max(1, min(32, len(jobs) // (workers * 8)))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for outcome in pool.map(_convert, jobs, chunksize=chunksize):
+            progress.advance()
+            yield outcome
+
+
+def previous_result(destination: Path, inputs: Mapping[str, Any]) -> Optional[ImportResult]:
+    """The recorded result when the corpus was already imported from the same inputs."""
+    marker = CompletionMarker(destination)
+    if not marker.is_current(inputs):
+        return None
+    recorded = marker.outputs()
+    return ImportResult(
+        corpus=recorded["corpus"],
+        directory=Path(recorded["directory"]),
+        csvs={split: Path(path) for split, path in recorded["csv"].items()},
+        report=Path(recorded["report"]),
+        report_text=Path(recorded["report_text"]),
+        clips=recorded["clips"],
+        hours=recorded["hours"],
+        skipped=True,
+        extra={k: v for k, v in recorded.items() if k not in _RESULT_KEYS},
+    )
+
+
+_RESULT_KEYS = ("corpus", "directory", "csv", "report", "report_text", "clips", "hours", "already_done")

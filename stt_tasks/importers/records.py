@@ -1,0 +1,52 @@
+"""What a corpus module hands to the import engine."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+SPLITS = ("train", "dev", "test")
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    """A corpus's import rules (datasets.md section 3): name and duration limits."""
+
+    name: str
+    #: too-short rule: a clip needs at least this many milliseconds per transcript character
+    ms_per_char: int
+    max_seconds: float
+    min_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class ClipRecord:
+    """One clip as the corpus describes it.
+
+    ``clip_id`` is the output WAV's path relative to the corpus folder, without extension;
+    ``origin`` says where the record came from ("train.tsv line 12") for messages and reports;
+    ``split`` is None when the corpus has no official split (the engine then assigns one).
+    """
+
+    audio: Path
+    transcript: str
+    speaker: str
+    clip_id: str
+    origin: str
+    split: Optional[str] = None
+
+
+@dataclass
+class SourceIssues:
+    """Problems met while reading a corpus's own files (malformed rows, bad encodings)."""
+
+    counts: Counter = field(default_factory=Counter)
+    examples: Dict[str, List[str]] = field(default_factory=dict)
+
+    def add(self, reason: str, where: str, keep: int = 20) -> None:
+        self.counts[reason] += 1
+        bucket = self.examples.setdefault(reason, [])
+        if len(bucket) < keep:
+            bucket.append(where)

@@ -1,0 +1,116 @@
+"""French language pack: label rules, model metadata, dataset parameters, known releases.
+
+The label rules are those of the original pipeline's ``fr/validate_label.py``, written as tables.
+Two deliberate differences: a label left with a character outside the French alphabet is dropped
+(instead of silently adding that character to the alphabet), and typographic apostrophes become a
+space exactly as the original did, so "l’homme" gives "l homme" and "l'homme" stays "l'homme".
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+
+from stt_tasks.languages import CommonVoiceRelease, LanguagePack, ModelMetadata
+from stt_tasks.text.labels import LabelRules, char_ranges
+
+_GREEK_SPELLED_OUT = {
+    "α": "alpha",
+    "β": "bêta",
+    "γ": "gamma",
+    "δ": "delta",
+    "κ": "kappa",
+    "μ": "mu",
+    "π": "pi",
+    "σ": "sigma",
+    "τ": "tau",
+    "ω": "oméga",
+}
+
+_SYMBOLS_SPELLED_OUT = {
+    "n°": "numéro",
+    "°": "degré",
+    "±": "plus ou moins",
+    "+": "plus",
+    "§": "paragraphe",
+    "$": "dollars",
+    "£": "livres",
+    "€": "euros",
+    "&": "et",
+}
+
+_OTHER_GREEK = "".join(
+    chr(c) for c in range(0x0370, 0x0400) if chr(c) not in _GREEK_SPELLED_OUT and chr(c).isalpha()
+)
+
+# Digits and asterisks make a transcript unreadable as said; other scripts cannot be learnt from.
+_REJECT = re.compile(
+    "[0-9*"
+    + re.escape(_OTHER_GREEK)
+    + char_ranges(
+        (0x0250, 0x02AF),  # IPA letters (ʔ ɛ ə ɔ ...)
+        (0x0400, 0x052F),  # Cyrillic
+        (0x0530, 0x058F),  # Armenian
+        (0x0590, 0x05FF),  # Hebrew
+        (0x0600, 0x06FF),  # Arabic
+        (0x1200, 0x137F),  # Ethiopic
+        (0x3040, 0x30FF),  # Hiragana, Katakana
+        (0x3400, 0x9FFF),  # CJK ideographs
+        (0xAC00, 0xD7AF),  # Hangul
+    )
+    + "]"
+)
+
+FRENCH_LETTERS = "àâçèéêëîïôùûüÿœ"
+
+RULES = LabelRules(
+    reject=_REJECT,
+    spelled_out={**_SYMBOLS_SPELLED_OUT, **_GREEK_SPELLED_OUT},
+    to_space="-\u2010\u2011\u2012\u2013\u2014\u2015\u2019\u2026_/\u00a0\u202f",
+    removed='=|.,?!"(){}:;«»%`·×‘“”„†′‹›⁄∅∈∞≥☉ː\u0301\u0307\u0320\u0331\u200b\ufeff',
+    transliterated={"æ": "é", "ß": "ss", "ø": "o", "ł": "l", "đ": "d", "ħ": "h", "ı": "i", "ð": "d", "þ": "th"},
+    allowed=frozenset(" '" + string.ascii_lowercase + FRENCH_LETTERS),
+)
+
+METADATA = ModelMetadata(
+    author="CommonVoice-FR-Team",
+    model_name="cv-fr",
+    model_version="1.2",
+    contact_info="https://discourse.mozilla.org/c/voice/fr",
+    license="MIT-0",
+    language="fr-FR",
+    min_stt_version="1.0.0",
+    max_stt_version="1.4.0",
+    description="A free and re-usable French model for Speech-to-Text",
+)
+
+COMMON_VOICE_RELEASES = (
+    CommonVoiceRelease(
+        version="7.0",
+        filename="cv-corpus-7.0-2021-07-21-fr.tar.gz",
+        sha256="5f272cbe0f916b4bd6191f84e8017cbc66faca2c709896301cca69fde95287d5",
+        size=22312655903,
+    ),
+    CommonVoiceRelease(
+        version="12.0",
+        filename="cv-corpus-12.0-2022-12-07-fr.tar.gz",
+        sha256="00afc519d48d749a4724386dc203b8a0286060efe4ccb46963555794fef216eb",
+        size=26968765675,
+    ),
+)
+
+PACK = LanguagePack(
+    code="fr",
+    rules=RULES,
+    ascii_transliterated={"œ": "oe", "æ": "ae", "ß": "ss", "ø": "o", "ł": "l", "đ": "d"},
+    metadata=METADATA,
+    export_zip_name="fr-fr",
+    common_voice_releases=COMMON_VOICE_RELEASES,
+    corpus_parameters={
+        "lingua-libre": {"qid": 21, "iso639_3": "fra", "english_name": "French"},
+        "m-ailabs": {"language": "fr_FR", "skipped_books": ["monsieur_lecoq", "les_mysteres_de_paris"]},
+        "lm": {"iconv_locale": "fr_FR.UTF-8"},
+    },
+    folder=Path(__file__).parent,
+)

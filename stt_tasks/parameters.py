@@ -1,0 +1,148 @@
+"""The run parameters of the original French training image, as one typed table.
+
+Each parameter has the original environment variable name (still honoured), a kebab-case CLI
+option, a default, and a validator. The same table feeds the CLI, the DAG's Params and the model
+card, so a parameter is declared exactly once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+
+def parse_bool(text: str) -> bool:
+    """Accept the spellings the original image's shell scripts used (1/0, true/false, yes/no)."""
+    lowered = str(text).strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected a boolean (1/0, true/false), got {!r}".format(text))
+
+
+def parse_evaluate_range(text: str) -> Optional[Tuple[float, float, int]]:
+    """``alpha_max,beta_max,n_trials`` (empty: no decoder tuning)."""
+    if not str(text).strip():
+        return None
+    parts = [p.strip() for p in str(text).split(",")]
+    if len(parts) != 3:
+        raise ValueError("expected alpha_max,beta_max,n_trials (for example 5,5,600), got {!r}".format(text))
+    alpha_max, beta_max, trials = float(parts[0]), float(parts[1]), int(parts[2])
+    if alpha_max <= 0 or beta_max <= 0 or trials < 1:
+        raise ValueError("alpha_max and beta_max must be > 0 and n_trials >= 1, got {!r}".format(text))
+    return alpha_max, beta_max, trials
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError("must be a positive integer, got {}".format(value))
+    return value
+
+
+def _unit_float(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise ValueError("must be in [0, 1), got {}".format(value))
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise ValueError("must be > 0, got {}".format(value))
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise ValueError("must be >= 0, got {}".format(value))
+    return value
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One run parameter: its name (snake_case), original variable, default and parser."""
+
+    name: str
+    env: str
+    default: str
+    parse: Callable[[str], Any]
+    help: str
+
+    @property
+    def option(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def resolve(self, cli_value: Optional[str]) -> Any:
+        """CLI value, else environment variable, else default; parsed and validated."""
+        raw = cli_value if cli_value is not None else os.environ.get(self.env, self.default)
+        try:
+            return self.parse(raw)
+        except ValueError as error:
+            raise ValueError("{} (env {}): {}".format(self.option, self.env, error)) from None
+
+
+PARAMETERS: Dict[str, Parameter] = {
+    p.name: p
+    for p in [
+        Parameter("batch_size", "BATCH_SIZE", "64", _positive_int, "train/dev/test batch size"),
+        Parameter("epochs", "EPOCHS", "40", _positive_int, "maximum number of training epochs"),
+        Parameter("learning_rate", "LEARNING_RATE", "0.0001", _positive_float, "Adam learning rate"),
+        Parameter("dropout", "DROPOUT", "0.3", _unit_float, "dropout rate of the acoustic model"),
+        Parameter("n_hidden", "N_HIDDEN", "2048", _positive_int, "width of the hidden layers"),
+        Parameter("beam_width", "BEAM_WIDTH", "500", _positive_int, "CTC beam search width"),
+        Parameter("lm_alpha", "LM_ALPHA", "0.0", _non_negative_float, "language model weight"),
+        Parameter("lm_beta", "LM_BETA", "0.0", _non_negative_float, "word insertion bonus"),
+        Parameter("lm_top_k", "LM_TOP_K", "500000", _positive_int, "vocabulary size of the scorer"),
+        Parameter("amp", "AMP", "0", parse_bool, "automatic mixed precision (TF1 GPU image)"),
+        Parameter("early_stop", "EARLY_STOP", "1", parse_bool, "stop when the dev loss stops improving"),
+        Parameter(
+            "english_compatible",
+            "ENGLISH_COMPATIBLE",
+            "0",
+            parse_bool,
+            "strip accents to ASCII and use the English alphabet (transfer from English models)",
+        ),
+        Parameter(
+            "lm_evaluate_range",
+            "LM_EVALUATE_RANGE",
+            "",
+            parse_evaluate_range,
+            "decoder tuning: alpha_max,beta_max,n_trials (empty: no tuning)",
+        ),
+        Parameter(
+            "duplicate_sentence_count",
+            "DUPLICATE_SENTENCE_COUNT",
+            "1",
+            _positive_int,
+            "Common Voice: >1 re-splits validated clips allowing that many recordings per sentence",
+        ),
+    ]
+}
+
+
+def add_parameter_options(parser: argparse.ArgumentParser, names: Iterable[str]) -> None:
+    """Add the named parameters as string options; they are parsed by :func:`resolve_parameters`."""
+    for name in names:
+        parameter = PARAMETERS[name]
+        parser.add_argument(
+            parameter.option,
+            dest=name,
+            default=None,
+            metavar="VALUE",
+            help="{} (env {}, default {!r})".format(parameter.help, parameter.env, parameter.default),
+        )
+
+
+def resolve_parameters(namespace: argparse.Namespace, names: Iterable[str]) -> Dict[str, Any]:
+    """Parsed values of the named parameters, from the CLI, the environment or the defaults."""
+    return {name: PARAMETERS[name].resolve(getattr(namespace, name, None)) for name in names}
+
+
+def all_parameter_names() -> List[str]:
+    return list(PARAMETERS)

@@ -1,0 +1,1 @@
+"""Transcript text: label rules per language, shared by importers, alphabet and language model."""
