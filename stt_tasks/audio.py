@@ -90,7 +90,8 @@ def decode(path: Path) -> Tuple[np.ndarray, int]:
         if samples.size == 0:
             raise AudioDecodeError("no audio samples")
         return samples, rate
-    raise AudioDecodeError("; ".join(errors))
+    # The first decoder's reason, without the path (reports must not depend on where data lives).
+    raise AudioDecodeError(errors[0].replace(name, path.name))
 
 
 def to_pcm16(samples: np.ndarray, rate: int) -> np.ndarray:

@@ -9,6 +9,7 @@ re-run can tell "done" from "stale".
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -52,13 +53,27 @@ def write_json_atomic(path: Path, value: Any) -> None:
     write_text_atomic(path, json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
+def remove_stale_siblings(path: Path) -> None:
+    """Delete temporary siblings of ``path`` that a killed run left behind."""
+    if not path.parent.is_dir():
+        return
+    for stale in path.parent.glob(".{}.tmp-*".format(glob.escape(path.name))):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+
+
 @contextlib.contextmanager
 def atomic_directory(path: Path) -> Iterator[Path]:
-    """Yield a temporary sibling directory that replaces ``path`` when the block succeeds."""
+    """Yield a temporary sibling directory that replaces ``path`` when the block succeeds.
+
+    Leftovers of an earlier, killed attempt are removed first: one run per data root at a time.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_siblings(path)
     tmp = temporary_sibling(path)
-    if tmp.exists():
-        shutil.rmtree(tmp)
     tmp.mkdir()
     try:
         yield tmp

@@ -18,7 +18,7 @@ import tarfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
 import soundfile
@@ -83,8 +83,39 @@ def synthesise(speaker: Speaker, sentence: str) -> bytes:
     return encoded.getvalue()
 
 
-def _tsv(rows: Sequence[Sequence[str]]) -> bytes:
-    return "".join("\t".join(row) + "\n" for row in [HEADER] + list(rows)).encode("utf-8")
+def _tsv(rows: Sequence[Sequence[str]], header: Sequence[str] = HEADER) -> bytes:
+    return "".join("\t".join(row) + "\n" for row in [tuple(header)] + list(rows)).encode("utf-8")
+
+
+def release_filename(language: str, version: str = RELEASE_VERSION, date: str = RELEASE_DATE) -> str:
+    """The upstream tarball name, ``cv-corpus-<version>-<date>-<lang>.tar.gz``."""
+    return "cv-corpus-{}-{}-{}.tar.gz".format(version, date, language)
+
+
+def write_release(
+    archive: Path,
+    language: str,
+    clips: Sequence[Tuple[str, bytes]],
+    tsvs: Mapping[str, bytes],
+    extra_members: Sequence[Tuple[tarfile.TarInfo, bytes]] = (),
+) -> None:
+    """Write a reproducible (same input, same bytes) Common Voice release tarball atomically.
+
+    ``tsvs`` maps a TSV's name without extension to its bytes; ``extra_members`` lets tests add
+    hostile members (links, devices, ``..`` paths).
+    """
+    top = archive.name.rsplit("-", 1)[0]
+    with atomic_output(archive, "wb") as raw:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as zipped:
+            with tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                for folder in (top, "{}/{}".format(top, language), "{}/{}/clips".format(top, language)):
+                    _add_dir(tar, folder)
+                for clip, payload in clips:
+                    _add(tar, "{}/{}/clips/{}".format(top, language, clip), payload)
+                for name in sorted(tsvs):
+                    _add(tar, "{}/{}/{}.tsv".format(top, language, name), tsvs[name])
+                for info, payload in extra_members:
+                    tar.addfile(info, io.BytesIO(payload) if payload else None)
 
 
 def _add(tar: tarfile.TarFile, name: str, payload: bytes) -> None:
@@ -120,7 +151,6 @@ def build_sample_corpus(destination: Path, pack: LanguagePack, bad_clips: bool =
         plan.append((cast[1], sentences[0]))
         audio.append(audio[0][: len(audio[0]) // 50] + b"\x00" * 64)
 
-    top = "cv-corpus-{}-{}".format(RELEASE_VERSION, RELEASE_DATE)
     rows: Dict[str, List[Tuple[str, ...]]] = {"train": [], "dev": [], "test": []}
     clips: List[Tuple[str, bytes]] = []
     for number, ((speaker, sentence), payload) in enumerate(zip(plan, audio), start=1):
@@ -129,28 +159,18 @@ def build_sample_corpus(destination: Path, pack: LanguagePack, bad_clips: bool =
         rows[speaker.split].append(
             (speaker.client_id, clip, sentence, "2", "0", "twenties", speaker.gender, "", language, "")
         )
-    validated = rows["train"] + rows["dev"] + rows["test"]
-
-    archive = destination / "{}-{}.tar.gz".format(top, language)
+    tables = {
+        "train": rows["train"],
+        "dev": rows["dev"],
+        "test": rows["test"],
+        "validated": rows["train"] + rows["dev"] + rows["test"],
+        "invalidated": [],
+        "other": [],
+        "reported": [],
+    }
     destination.mkdir(parents=True, exist_ok=True)
-    with atomic_output(archive, "wb") as raw:
-        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as zipped:
-            with tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                _add_dir(tar, top)
-                _add_dir(tar, "{}/{}".format(top, language))
-                _add_dir(tar, "{}/{}/clips".format(top, language))
-                for clip, payload in clips:
-                    _add(tar, "{}/{}/clips/{}".format(top, language, clip), payload)
-                for name, table in [
-                    ("dev", rows["dev"]),
-                    ("invalidated", []),
-                    ("other", []),
-                    ("reported", []),
-                    ("test", rows["test"]),
-                    ("train", rows["train"]),
-                    ("validated", validated),
-                ]:
-                    _add(tar, "{}/{}/{}.tsv".format(top, language, name), _tsv(table))
+    archive = destination / release_filename(language)
+    write_release(archive, language, clips, {name: _tsv(table) for name, table in tables.items()})
     lm_text = destination / "sample_lm_{}.txt".format(language)
     write_text_atomic(lm_text, "\n".join(pack.sample_lm_text()) + "\n")
     digest = sha256_file(archive)

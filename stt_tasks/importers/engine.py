@@ -167,7 +167,7 @@ def import_clips(
             report.drop("invalid_label", "{}: {!r}".format(record.origin, record.transcript))
             continue
         if not record.audio.is_file():
-            report.drop("missing_file", "{}: {}".format(record.origin, record.audio))
+            report.drop("missing_file", "{}: {} not found".format(record.origin, record.audio.name))
             continue
         planned.append((record, label))
     planned.sort(key=lambda item: item[0].clip_id)

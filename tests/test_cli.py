@@ -1,0 +1,81 @@
+"""The command-line contract: JSON last line, parameters by option or environment, exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stt_tasks.errors import EXIT_BAD_INPUT
+from stt_tasks.parameters import PARAMETERS, parse_evaluate_range
+
+
+def test_last_stdout_line_is_json_and_stdout_has_nothing_else(tmp_path, step):
+    run = step("preflight", "--data-root", str(tmp_path))
+    assert run.returncode == 0
+    assert run.stdout.count("\n") == 1 and json.loads(run.stdout)["data_root"] == str(tmp_path)
+    assert "GPUs visible" in run.stderr  # progress goes to stderr
+
+
+def test_parameter_defaults_are_the_original_image_ones(step):
+    assert step("params").result["parameters"] == {
+        "batch_size": 64,
+        "epochs": 40,
+        "learning_rate": 0.0001,
+        "dropout": 0.3,
+        "n_hidden": 2048,
+        "beam_width": 500,
+        "lm_alpha": 0.0,
+        "lm_beta": 0.0,
+        "lm_top_k": 500000,
+        "amp": False,
+        "early_stop": True,
+        "english_compatible": False,
+        "lm_evaluate_range": None,
+        "duplicate_sentence_count": 1,
+    }
+
+
+def test_environment_and_option(step):
+    run = step("params", "--epochs", "3", env={"EPOCHS": "7", "BATCH_SIZE": "8", "LM_EVALUATE_RANGE": "5,5,60"})
+    params = run.result["parameters"]
+    assert params["epochs"] == 3 and params["batch_size"] == 8  # the option wins over the environment
+    assert params["lm_evaluate_range"] == [5.0, 5.0, 60]
+
+
+@pytest.mark.parametrize(
+    "option,value,message",
+    [
+        ("--epochs", "0", "--epochs (env EPOCHS): must be a positive integer"),
+        ("--dropout", "1.5", "--dropout (env DROPOUT): must be in [0, 1)"),
+        ("--amp", "maybe", "--amp (env AMP): expected a boolean"),
+        ("--lm-evaluate-range", "5,5", "--lm-evaluate-range (env LM_EVALUATE_RANGE): expected alpha_max,beta_max,n_trials"),
+        ("--duplicate-sentence-count", "x", "--duplicate-sentence-count"),
+    ],
+)
+def test_bad_parameter_values_exit_2_with_the_reason(step, option, value, message):
+    run = step("params", option, value)
+    assert run.returncode == EXIT_BAD_INPUT and message in run.stderr and run.stdout == ""
+
+
+def test_every_parameter_has_an_env_variable_and_option():
+    for name, parameter in PARAMETERS.items():
+        assert parameter.env == name.upper()
+        assert parameter.option == "--" + name.replace("_", "-")
+        parameter.parse(parameter.default)
+
+
+def test_evaluate_range_parser():
+    assert parse_evaluate_range("") is None
+    assert parse_evaluate_range("0.9,1.5,100") == (0.9, 1.5, 100)
+    with pytest.raises(ValueError):
+        parse_evaluate_range("0,1,1")
+
+
+def test_unknown_language_pack(tmp_path, step):
+    run = step("alphabet", "--data-root", str(tmp_path), "--language", "xx")
+    assert run.returncode == EXIT_BAD_INPUT and "no language pack 'xx'" in run.stderr
+
+
+def test_usage_error_exits_2(step):
+    assert step("import").returncode == EXIT_BAD_INPUT
