@@ -23,3 +23,20 @@ lint: py38-floor
 
 test: lint
 	$(PYTHON) -m pytest -q
+
+# Images. Users: `make images` (FROM public base images). CI: `make images-ci` (local debootstrap bases).
+CI_BASE_BULLSEYE ?= local/debian-python:bullseye
+DOCKER_BUILD ?= docker build --network host
+
+.PHONY: images image-cpu images-ci base-images-ci
+
+image-cpu:
+	$(DOCKER_BUILD) -f docker/Dockerfile.cpu -t stt-tasks-cpu $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) .
+
+images: image-cpu
+
+base-images-ci:
+	docker/build-base-image.sh bullseye $(CI_BASE_BULLSEYE) "python3 python3-venv python3-dev"
+
+images-ci: base-images-ci
+	$(MAKE) image-cpu BASE_IMAGE=$(CI_BASE_BULLSEYE)
