@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 
 def parse_bool(text: str) -> bool:
@@ -73,10 +73,24 @@ class Parameter:
     default: str
     parse: Callable[[str], Any]
     help: str
+    #: JSON Schema of the value (the DAG's Params validate a run's configuration with it)
+    schema: Mapping[str, Any]
 
     @property
     def option(self) -> str:
         return "--" + self.name.replace("_", "-")
+
+    def typed_default(self) -> Any:
+        """The default as the JSON value a DAG parameter holds (bool, int, float or str)."""
+        if self.schema.get("type") == "string":
+            return self.default
+        return self.parse(self.default)
+
+    def to_cli(self, value: Any) -> str:
+        """A DAG parameter's JSON value as this option's command-line text."""
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        return str(value)
 
     def resolve(self, cli_value: Optional[str]) -> Any:
         """CLI value, else environment variable, else default; parsed and validated."""
@@ -87,26 +101,48 @@ class Parameter:
             raise ValueError("{} (env {}): {}".format(self.option, self.env, error)) from None
 
 
+_POSITIVE_INT = {"type": "integer", "minimum": 1}
+_BOOLEAN = {"type": "boolean"}
+
 PARAMETERS: Dict[str, Parameter] = {
     p.name: p
     for p in [
-        Parameter("batch_size", "BATCH_SIZE", "64", _positive_int, "train/dev/test batch size"),
-        Parameter("epochs", "EPOCHS", "40", _positive_int, "maximum number of training epochs"),
-        Parameter("learning_rate", "LEARNING_RATE", "0.0001", _positive_float, "Adam learning rate"),
-        Parameter("dropout", "DROPOUT", "0.3", _unit_float, "dropout rate of the acoustic model"),
-        Parameter("n_hidden", "N_HIDDEN", "2048", _positive_int, "width of the hidden layers"),
-        Parameter("beam_width", "BEAM_WIDTH", "500", _positive_int, "CTC beam search width"),
-        Parameter("lm_alpha", "LM_ALPHA", "0.0", _non_negative_float, "language model weight"),
-        Parameter("lm_beta", "LM_BETA", "0.0", _non_negative_float, "word insertion bonus"),
-        Parameter("lm_top_k", "LM_TOP_K", "500000", _positive_int, "vocabulary size of the scorer"),
-        Parameter("amp", "AMP", "0", parse_bool, "automatic mixed precision (TF1 GPU image)"),
-        Parameter("early_stop", "EARLY_STOP", "1", parse_bool, "stop when the dev loss stops improving"),
+        Parameter("batch_size", "BATCH_SIZE", "64", _positive_int, "train/dev/test batch size", _POSITIVE_INT),
+        Parameter("epochs", "EPOCHS", "40", _positive_int, "maximum number of training epochs", _POSITIVE_INT),
+        Parameter(
+            "learning_rate",
+            "LEARNING_RATE",
+            "0.0001",
+            _positive_float,
+            "Adam learning rate",
+            {"type": "number", "exclusiveMinimum": 0},
+        ),
+        Parameter(
+            "dropout",
+            "DROPOUT",
+            "0.3",
+            _unit_float,
+            "dropout rate of the acoustic model",
+            {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+        ),
+        Parameter("n_hidden", "N_HIDDEN", "2048", _positive_int, "width of the hidden layers", _POSITIVE_INT),
+        Parameter("beam_width", "BEAM_WIDTH", "500", _positive_int, "CTC beam search width", _POSITIVE_INT),
+        Parameter(
+            "lm_alpha", "LM_ALPHA", "0.0", _non_negative_float, "language model weight", {"type": "number", "minimum": 0}
+        ),
+        Parameter(
+            "lm_beta", "LM_BETA", "0.0", _non_negative_float, "word insertion bonus", {"type": "number", "minimum": 0}
+        ),
+        Parameter("lm_top_k", "LM_TOP_K", "500000", _positive_int, "vocabulary size of the scorer", _POSITIVE_INT),
+        Parameter("amp", "AMP", "0", parse_bool, "automatic mixed precision (TF1 GPU image)", _BOOLEAN),
+        Parameter("early_stop", "EARLY_STOP", "1", parse_bool, "stop when the dev loss stops improving", _BOOLEAN),
         Parameter(
             "english_compatible",
             "ENGLISH_COMPATIBLE",
             "0",
             parse_bool,
             "strip accents to ASCII and use the English alphabet (transfer from English models)",
+            _BOOLEAN,
         ),
         Parameter(
             "lm_evaluate_range",
@@ -114,6 +150,7 @@ PARAMETERS: Dict[str, Parameter] = {
             "",
             parse_evaluate_range,
             "decoder tuning: alpha_max,beta_max,n_trials (empty: no tuning)",
+            {"type": "string", "pattern": r"^$|^[0-9]+(\.[0-9]+)?,[0-9]+(\.[0-9]+)?,[1-9][0-9]*$"},
         ),
         Parameter(
             "duplicate_sentence_count",
@@ -121,6 +158,7 @@ PARAMETERS: Dict[str, Parameter] = {
             "1",
             _positive_int,
             "Common Voice: >1 re-splits validated clips allowing that many recordings per sentence",
+            _POSITIVE_INT,
         ),
     ]
 }

@@ -1,0 +1,91 @@
+"""The pipeline's steps: their order, which image kind runs them, their limits and retries.
+
+One table, read by the operator (image, mounts, timeouts) and by the DAG factory (tasks, order,
+which run parameters each step receives). Step names are the ``stt_tasks`` CLI's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Dict, Tuple
+
+#: Kinds of steps: which image and Docker engine run them, and with what network.
+CPU, TRAINING, DOWNLOAD = "cpu", "training", "download"
+
+
+@dataclass(frozen=True)
+class StepKind:
+    name: str
+    execution_timeout: timedelta
+    retries: int
+
+
+KINDS: Dict[str, StepKind] = {
+    CPU: StepKind(CPU, timedelta(hours=12), retries=2),
+    DOWNLOAD: StepKind(DOWNLOAD, timedelta(hours=24), retries=3),
+    TRAINING: StepKind(TRAINING, timedelta(days=7), retries=2),
+}
+
+
+@dataclass(frozen=True)
+class PipelineStep:
+    """A task of the training DAG: its CLI step, kind and the run parameters it takes."""
+
+    task_id: str
+    cli: str
+    kind: str
+    parameters: Tuple[str, ...] = ()
+    #: upstream artifacts passed as options: (option, upstream task id, key of its JSON result)
+    inputs: Tuple[Tuple[str, str, str], ...] = ()
+
+
+IMPORT_PARAMETERS = ("english_compatible",)
+
+#: The corpora of the original French pipeline, by CLI name; Common Voice first.
+CORPORA: Tuple[str, ...] = (
+    "common-voice",
+    "lingua-libre",
+    "trainingspeech",
+    "african-accented-french",
+    "m-ailabs",
+    "mls",
+    "ccpmf",
+)
+
+PREFLIGHT = PipelineStep("preflight", "preflight", CPU)
+AFTER_IMPORT: Tuple[PipelineStep, ...] = (
+    PipelineStep("alphabet", "alphabet", CPU, ("english_compatible",)),
+    # later steps find their inputs from upstream results (the XComs) once their CLIs take them
+    PipelineStep("lm", "lm", CPU, ("lm_top_k", "english_compatible", "lm_alpha", "lm_beta")),
+    PipelineStep(
+        "train",
+        "train",
+        TRAINING,
+        ("batch_size", "epochs", "learning_rate", "dropout", "n_hidden", "amp", "early_stop"),
+    ),
+    PipelineStep("test", "test", TRAINING, ("batch_size", "beam_width", "lm_alpha", "lm_beta")),
+    PipelineStep("optimize_lm", "optimize-lm", TRAINING, ("lm_evaluate_range", "beam_width")),
+    PipelineStep("export", "export", CPU, ("beam_width", "lm_alpha", "lm_beta")),
+    PipelineStep("package", "package", CPU),
+    PipelineStep("report", "report", CPU),
+)
+
+#: Task ids in pipeline order (importers count as one stage, "import"), for ``stop_after``.
+STAGES: Tuple[str, ...] = ("preflight", "import") + tuple(step.task_id for step in AFTER_IMPORT)
+
+
+def import_task_id(corpus: str) -> str:
+    return corpus.replace("-", "_")
+
+
+def stage_of(task_id: str) -> str:
+    """The stage of a task id (``importers.common_voice`` is in stage ``import``)."""
+    return "import" if task_id.startswith("importers.") else task_id
+
+
+def after_stop(task_id: str, stop_after: str) -> bool:
+    """True when ``task_id`` comes after the ``stop_after`` stage and must be skipped."""
+    if not stop_after:
+        return False
+    return STAGES.index(stage_of(task_id)) > STAGES.index(stop_after)
