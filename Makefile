@@ -5,7 +5,7 @@ DEMO_DATA ?= $(CURDIR)/demo-data
 .PHONY: demo test lint py38-floor install
 
 install:
-	$(PYTHON) -m pip install -e '.[dev]'
+	$(PYTHON) -m pip install -e '.[dev,airflow]'
 
 # Main job (for now): synthesise the sample corpus, import it, build the alphabet.
 demo:

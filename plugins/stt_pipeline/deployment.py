@@ -15,6 +15,9 @@ is read at DAG parse time, so parsing stays fast and needs no database.
 | ``stt_download_network`` | ``bridge`` | network of steps that download (every other step has none) |
 | ``stt_retry_delay_seconds`` | ``60`` | first retry delay; doubles on each try |
 | ``stt_shm_size`` | ``8g`` | shared memory of training containers |
+| ``stt_airflow_data_dir`` | ``stt_host_data_dir`` | the data root as Airflow's own processes see it (watcher, report view) |
+| ``stt_release_metadata_url`` | empty (off) | folder (URL or path) of the public cv-dataset release JSON files |
+| ``stt_min_new_validated_hours`` | ``10`` | retrain only when a release adds at least this many validated hours |
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ DEFAULTS = {
     "stt_download_network": "bridge",
     "stt_retry_delay_seconds": "60",
     "stt_shm_size": "8g",
+    "stt_airflow_data_dir": "",
+    "stt_release_metadata_url": "",
+    "stt_min_new_validated_hours": "10",
 }
 
 
@@ -53,6 +59,10 @@ def setting(name: str) -> str:
 
 def flag(name: str) -> bool:
     return setting(name).strip().lower() in ("1", "true", "yes", "on")
+
+
+def airflow_data_dir() -> str:
+    return setting("stt_airflow_data_dir") or setting("stt_host_data_dir")
 
 
 def retry_delay_seconds() -> float:

@@ -16,13 +16,15 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from docker.types import DeviceRequest, Mount, Ulimit
 
+from airflow.providers.docker.exceptions import DockerContainerFailedException
 from airflow.providers.docker.operators.docker import DockerOperator
-from airflow.sdk.exceptions import AirflowException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 from stt_pipeline import deployment
 from stt_pipeline.pipeline_steps import DOWNLOAD, KINDS, TRAINING, after_stop
 
-#: stt_tasks exits with this code when an optional input is absent (stt_tasks.errors).
+#: stt_tasks' exit codes (stt_tasks.errors): an optional input is absent; an input is wrong.
 EXIT_NOTHING_TO_DO = 99
+EXIT_BAD_INPUT = 2
 DATA_MOUNT = "/mnt"
 TRANSFER_MOUNT = "/transfer-checkpoint"
 CONTAINER_USER = "999:999"
@@ -130,8 +132,24 @@ class SttStepOperator(DockerOperator):
         ti = context["ti"]
         self.container_name = container_name(ti.dag_id, ti.task_id, ti.run_id, ti.try_number)
         self.log.info("running %s in %s as %s", " ".join(self.command), self.image, self.container_name)
-        line = super().execute(context)
+        try:
+            line = super().execute(context)
+        except DockerContainerFailedException as error:
+            if _status_code(error) == EXIT_BAD_INPUT:
+                # A bad input stays bad: fail now instead of spending retries; the log says the fix.
+                raise AirflowFailException(
+                    "step {} refused its input (exit {}); the task log names the file and the fix".format(
+                        self.task_id, EXIT_BAD_INPUT
+                    )
+                ) from error
+            raise
         return parse_result(line, self.task_id)
+
+
+def _status_code(error: DockerContainerFailedException) -> Optional[int]:
+    """The container's exit status carried by the provider's exception."""
+    match = re.search(r"'StatusCode': (\d+)", str(error))
+    return int(match.group(1)) if match else None
 
 
 def parse_result(line: Optional[str], task_id: str) -> Dict[str, Any]:

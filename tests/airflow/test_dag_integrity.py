@@ -1,0 +1,101 @@
+"""The DAGs load, have the pipeline's shape, and refuse bad run parameters."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from stt_tasks.parameters import PARAMETERS
+
+PIPELINE = ["alphabet", "lm", "train", "test", "optimize_lm", "export", "package", "report"]
+IMPORTERS = [
+    "importers.common_voice",
+    "importers.lingua_libre",
+    "importers.trainingspeech",
+    "importers.african_accented_french",
+    "importers.m_ailabs",
+    "importers.mls",
+    "importers.ccpmf",
+]
+
+
+def test_no_import_errors_and_fast_parse(dagbag):
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dags) == {"stt_fr_training", "stt_fr_release_watcher"}
+    assert dagbag.parse_seconds < 10  # a DAG file that is slow to parse blocks the dag-processor
+
+
+def test_training_dag_shape(dagbag):
+    dag = dagbag.dags["stt_fr_training"]
+    tasks = {t.task_id: t for t in dag.tasks}
+    assert set(tasks) == {"preflight"} | set(IMPORTERS) | set(PIPELINE)
+    for importer in IMPORTERS:
+        # parallel: each importer hangs between preflight and alphabet only
+        assert tasks[importer].upstream_task_ids == {"preflight"}
+        assert tasks[importer].downstream_task_ids == {"alphabet"}
+        assert tasks[importer].task_group.group_id == "importers"
+    assert tasks["alphabet"].upstream_task_ids == set(IMPORTERS)
+    for before, after in zip(PIPELINE, PIPELINE[1:]):
+        assert tasks[after].upstream_task_ids == {before}
+    assert dag.max_active_runs == 1
+    assert tasks["alphabet"].trigger_rule == "none_failed_min_one_success"  # absent corpora are skipped
+    assert tasks["train"].retries >= 1 and tasks["train"].execution_timeout.days >= 1
+
+
+def test_every_original_parameter_is_a_documented_param(dagbag):
+    params = dagbag.dags["stt_fr_training"].params
+    for name, parameter in PARAMETERS.items():
+        assert name in params
+        assert params.get_param(name).value == parameter.typed_default()
+        assert parameter.env in params.get_param(name).description
+    for name in ("corpora", "download", "transfer_checkpoint", "stop_after"):
+        assert params.get_param(name).description
+
+
+@pytest.mark.parametrize(
+    "name,value",
+    [
+        ("batch_size", 0),
+        ("epochs", "many"),
+        ("learning_rate", 0),
+        ("dropout", 1.0),
+        ("n_hidden", -5),
+        ("beam_width", 0),
+        ("lm_alpha", -1),
+        ("lm_beta", "x"),
+        ("lm_top_k", 0),
+        ("amp", "yes please"),
+        ("early_stop", 3),
+        ("english_compatible", "no"),
+        ("lm_evaluate_range", "5,5"),
+        ("duplicate_sentence_count", 0),
+        ("corpora", ["common-voice", "youtube"]),
+        ("corpora", []),
+        ("stop_after", "lunch"),
+        ("transfer_checkpoint", 42),
+    ],
+)
+def test_bad_values_are_refused_with_the_parameter_name(dagbag, name, value):
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    params = copy.deepcopy(dagbag.dags["stt_fr_training"].params)
+    with pytest.raises(ParamValidationError, match="param {}".format(name)):
+        params[name] = value
+
+
+def test_good_values_are_accepted(dagbag):
+    params = copy.deepcopy(dagbag.dags["stt_fr_training"].params)
+    params["lm_evaluate_range"] = "5,5,600"
+    params["corpora"] = ["common-voice", "mls"]
+    params["stop_after"] = "alphabet"
+    params["transfer_checkpoint"] = "/srv/checkpoints/en-1.0.0"
+    params["dropout"] = 0.25
+
+
+def test_watcher_emits_the_training_dags_asset(dagbag):
+    watcher = dagbag.dags["stt_fr_release_watcher"]
+    training = dagbag.dags["stt_fr_training"]
+    outlets = watcher.get_task("check_release").outlets
+    assert [a.uri for a in outlets] == ["stt://fr/common-voice/release"]
+    assert "stt://fr/common-voice/release" in str(training.timetable.asset_condition)

@@ -1,0 +1,160 @@
+"""The training DAG end to end with a real Docker engine and the CPU image (``airflow dags test``).
+
+Runs as far as the pipeline's steps exist, on the sample corpus; then kills an importer container
+mid-way and checks that the task's retry resumes to the same outputs as an uninterrupted import.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+IMAGE = os.environ.get("STT_CPU_IMAGE", "stt-tasks-cpu")
+
+
+def _image_present() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True).returncode == 0
+
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not _image_present() and not os.environ.get("CI"), reason="needs Docker and " + IMAGE),
+]
+
+
+def data_dir_for_containers(path: Path) -> Path:
+    """A data root the container user (uid 999) can write."""
+    path.mkdir(parents=True)
+    os.chmod(str(path), 0o777)
+    return path
+
+
+def dags_test(conf, data_dir: Path, **popen):
+    env = dict(os.environ, STT_HOST_DATA_DIR=str(data_dir), STT_RETRY_DELAY_SECONDS="0", STT_CPU_IMAGE=IMAGE)
+    command = ["airflow", "dags", "test", "stt_fr_training", "-c", json.dumps(conf)]
+    if popen:
+        return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=1800)
+
+
+def latest_xcoms(dag_id: str):
+    from airflow.models.dagrun import DagRun
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        run = session.query(DagRun).filter(DagRun.dag_id == dag_id).order_by(DagRun.id.desc()).first()
+        rows = session.query(XComModel).filter(XComModel.dag_id == dag_id, XComModel.run_id == run.run_id).all()
+        return run.state, {row.task_id: row.value for row in rows}
+
+
+def test_pipeline_runs_as_far_as_it_exists(airflow_db, tmp_path, sample_release):
+    data = data_dir_for_containers(tmp_path / "data")
+    data_dir_for_containers(data / "sources")
+    shutil.copy(sample_release["archive"], str(data / "sources"))
+    started = time.monotonic()
+    run = dags_test({"corpora": ["common-voice"], "stop_after": "alphabet"}, data)
+    elapsed = time.monotonic() - started
+    print("\nend-to-end run to the alphabet: {:.1f} s".format(elapsed))
+    assert run.returncode == 0, run.stdout[-5000:]
+    state, xcoms = latest_xcoms("stt_fr_training")
+    assert state == "success"
+    result = xcoms["importers.common_voice"]
+    result = json.loads(result) if isinstance(result, str) else result
+    assert result["clips"] == {"train": 96, "dev": 16, "test": 16}
+    alphabet = xcoms["alphabet"]
+    alphabet = json.loads(alphabet) if isinstance(alphabet, str) else alphabet
+    assert alphabet["alphabet"] == "/mnt/models/alphabet.txt"  # paths as the containers see them
+    assert (data / "models" / "alphabet.txt").stat().st_uid == 999
+    assert "importers.mls" not in xcoms  # not selected: skipped, no result
+
+
+def larger_release(sample_archive: Path, destination: Path, copies: int) -> Path:
+    """The sample release with each training clip repeated ``copies`` times (more work to interrupt)."""
+    from stt_tasks.sample_corpus import write_release
+
+    clips, tsvs = [], {}
+    with tarfile.open(str(sample_archive)) as tar:
+        for member in tar.getmembers():
+            if member.isfile() and member.name.endswith(".mp3"):
+                clips.append((Path(member.name).name, tar.extractfile(member).read()))
+            elif member.isfile() and member.name.endswith(".tsv"):
+                tsvs[Path(member.name).stem] = tar.extractfile(member).read().decode("utf-8")
+    payload = dict(clips)
+    lines = tsvs["train"].splitlines()
+    extra_rows = []
+    for k in range(1, copies):
+        for line in lines[1:]:
+            fields = line.split("\t")
+            name = fields[1].replace(".mp3", "_{:03d}.mp3".format(k))
+            clips.append((name, payload[fields[1]]))
+            extra_rows.append("\t".join([fields[0], name] + fields[2:]))
+    tsvs["train"] = "\n".join(lines + extra_rows) + "\n"
+    archive = destination / sample_archive.name
+    write_release(archive, "fr", clips, {k: v.encode("utf-8") for k, v in tsvs.items()})
+    return archive
+
+
+def running_containers(fragment: str):
+    listed = subprocess.run(["docker", "ps", "--format", "{{.Names}}"], capture_output=True, text=True).stdout
+    return [name for name in listed.split() if fragment in name]
+
+
+def snapshot(directory: Path):
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*"))
+            if p.is_file() and p.name != ".completed.json"}
+
+
+def test_killed_importer_container_is_retried_to_identical_outputs(airflow_db, tmp_path, sample_release):
+    data = data_dir_for_containers(tmp_path / "data")
+    reference = data_dir_for_containers(tmp_path / "reference")
+    data_dir_for_containers(data / "sources")
+    archive = larger_release(Path(sample_release["archive"]), data / "sources", copies=15)
+    data_dir_for_containers(reference / "sources")
+    shutil.copy(str(archive), str(reference / "sources"))
+    uninterrupted = subprocess.run(
+        ["docker", "run", "--rm", "--network", "none", "-v", "{}:/mnt".format(reference), IMAGE, "import", "common-voice"],
+        capture_output=True, text=True,
+    )
+    assert uninterrupted.returncode == 0, uninterrupted.stderr[-3000:]
+
+    process = dags_test({"corpora": ["common-voice"], "stop_after": "import"}, data, popen=True)
+    clips = data / "extracted" / "data" / "cv-fr" / "clips"
+    killed = None
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and process.poll() is None:
+        names = running_containers("importers.common_voice")
+        if names and clips.is_dir() and len(list(clips.glob("*.wav"))) >= 100:
+            killed = names[0]
+            subprocess.run(["docker", "kill", killed], capture_output=True)
+            break
+        time.sleep(0.05)
+    output, _ = process.communicate(timeout=900)
+    assert killed is not None, "the import finished before it could be killed:\n" + output[-3000:]
+    assert killed.endswith("-try1")
+    assert process.returncode == 0, output[-5000:]
+    state, xcoms = latest_xcoms("stt_fr_training")
+    assert state == "success"
+    ours = snapshot(data / "extracted" / "data" / "cv-fr")
+    theirs = snapshot(reference / "extracted" / "data" / "cv-fr")
+    assert sorted(ours) == sorted(theirs)
+    assert [name for name in ours if ours[name] != theirs[name]] == []
+
+
+def test_bad_input_fails_at_once_without_retries(airflow_db, tmp_path):
+    data = data_dir_for_containers(tmp_path / "data")
+    (data / "sources").mkdir()  # owned by root, 755: the container user cannot write there
+    run = dags_test({"corpora": ["common-voice"], "stop_after": "preflight"}, data)
+    assert run.returncode != 0
+    assert "Give the container user (uid 999) write access" in run.stdout
+    assert "up_for_retry" not in run.stdout  # exit 2 is not worth a retry
