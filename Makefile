@@ -2,13 +2,24 @@
 PYTHON ?= python3
 DEMO_DATA ?= $(CURDIR)/demo-data
 
-.PHONY: demo test lint py38-floor install
+.PHONY: demo demo-down steps-demo test lint py38-floor install
 
 install:
 	$(PYTHON) -m pip install -e '.[dev,airflow]'
 
-# Main job (for now): synthesise the sample corpus, import it, build the alphabet.
-demo:
+# Main job: build the images, then run the sample corpus through the training DAG in the Airflow
+# stack (scripts/demo.py). CI=true builds from local debootstrap bases instead of public images.
+LOCAL_BASES ?= $(if $(CI),1,)
+COMPOSE ?= $(if $(shell command -v docker-compose),docker-compose,docker compose)
+
+demo: $(if $(LOCAL_BASES),images-ci,images)
+	$(if $(LOCAL_BASES),POSTGRES_IMAGE=local/postgres-ci) $(PYTHON) scripts/demo.py $(DEMO_ARGS)
+
+demo-down:
+	$(COMPOSE) -p stt -f docker-compose.yml down
+
+# The steps alone on this machine, without Docker or Airflow (sample corpus, import, alphabet).
+steps-demo:
 	$(PYTHON) -m stt_tasks sample-corpus --dest $(DEMO_DATA)/sources
 	$(PYTHON) -m stt_tasks preflight --data-root $(DEMO_DATA)
 	$(PYTHON) -m stt_tasks import common-voice --data-root $(DEMO_DATA)
@@ -26,17 +37,27 @@ test: lint
 
 # Images. Users: `make images` (FROM public base images). CI: `make images-ci` (local debootstrap bases).
 CI_BASE_BULLSEYE ?= local/debian-python:bullseye
+CI_BASE_BOOKWORM ?= local/debian-python:bookworm
 DOCKER_BUILD ?= docker build --network host
 
-.PHONY: images image-cpu images-ci base-images-ci
+.PHONY: images image-cpu image-airflow image-proxy images-ci base-images-ci
 
 image-cpu:
 	$(DOCKER_BUILD) -f docker/Dockerfile.cpu -t stt-tasks-cpu $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) .
 
-images: image-cpu
+image-airflow:
+	$(DOCKER_BUILD) -f docker/Dockerfile.airflow -t stt-airflow $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg INSTALL_AIRFLOW=true) .
+
+image-proxy:
+	$(DOCKER_BUILD) -f docker/Dockerfile.socket-proxy -t stt-docker-proxy $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) .
+
+images: image-cpu image-airflow image-proxy
 
 base-images-ci:
 	docker/build-base-image.sh bullseye $(CI_BASE_BULLSEYE) "python3 python3-venv python3-dev"
+	docker/build-base-image.sh bookworm $(CI_BASE_BOOKWORM) "python3 python3-venv"
 
 images-ci: base-images-ci
 	$(MAKE) image-cpu BASE_IMAGE=$(CI_BASE_BULLSEYE)
+	$(MAKE) image-airflow image-proxy BASE_IMAGE=$(CI_BASE_BOOKWORM)
+	$(DOCKER_BUILD) -f docker/ci/Dockerfile.postgres --build-arg BASE_IMAGE=$(CI_BASE_BOOKWORM) -t local/postgres-ci .
