@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
@@ -49,11 +50,50 @@ def _import_common_voice(args: argparse.Namespace, root: DataRoot, params: Dict[
     ).as_json()
 
 
-IMPORTERS: Dict[str, Step] = {"common-voice": _import_common_voice}
+def _corpus_step(module: str, function: str) -> Step:
+    """A step running ``stt_tasks.importers.<module>.<function>`` with the common import options."""
+
+    def step(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
+        prepare = getattr(importlib.import_module("stt_tasks.importers." + module), function)
+        result = prepare(
+            root,
+            load_language(args.language),
+            english_compatible=params["english_compatible"],
+            download=args.download,
+            workers=args.workers,
+            mirror=args.mirror,
+        )
+        return result.as_json()  # type: ignore[no-any-return]
+
+    return step
+
+
+IMPORTERS: Dict[str, Step] = {
+    "common-voice": _import_common_voice,
+    "lingua-libre": _corpus_step("lingua_libre", "prepare_lingua_libre"),
+    "trainingspeech": _corpus_step("trainingspeech", "prepare_trainingspeech"),
+    "african-accented-french": _corpus_step("african_accented_french", "prepare_african_accented_french"),
+    "m-ailabs": _corpus_step("m_ailabs", "prepare_m_ailabs"),
+    "mls": _corpus_step("mls", "prepare_mls"),
+    "ccpmf": _corpus_step("ccpmf", "prepare_ccpmf"),
+}
 
 
 def _import(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
+    if args.list:
+        from stt_tasks.importers.registry import listing
+
+        rows = listing(load_language(args.language), root)
+        for row in rows:
+            LOG.info("%-24s %-7s %-58s %s", row["corpus"], "present" if row["present"] else "absent", row["archive"], row["url"])
+        return {"corpora": rows}
     return IMPORTERS[args.corpus](args, root, params)
+
+
+def _leakage(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
+    from stt_tasks.importers.leakage import write_leakage_report
+
+    return write_leakage_report(root)
 
 
 def _alphabet(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
@@ -96,11 +136,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = step(
         "import", _import, "import a corpus into extracted/data/", ["english_compatible", "duplicate_sentence_count"]
     )
-    sub.add_argument("corpus", choices=sorted(IMPORTERS), help="corpus to import")
+    sub.add_argument("corpus", nargs="?", choices=sorted(IMPORTERS), help="corpus to import")
+    sub.set_defaults(import_parser=sub)
+    sub.add_argument("--list", action="store_true", help="list the corpora, whether their source is present, their URL")
+    sub.add_argument("--download", action="store_true", help="download the archive when it is not in sources/")
+    sub.add_argument("--mirror", default=None, help="download from this base URL instead ($STT_CORPUS_MIRROR)")
     sub.add_argument("--release", default=None, help="Common Voice: tarball or folder name in sources/ (default newest)")
     sub.add_argument("--sha256", default=None, help="expected SHA-256 of the archive (overrides the known one)")
     sub.add_argument("--strict", action="store_true", help="refuse releases without a known SHA-256")
     sub.add_argument("--workers", type=int, default=None, help="conversion processes (default: every core)")
+
+    step("leakage", _leakage, "report speakers and sentences shared between train and dev/test sets")
 
     step("alphabet", _alphabet, "write models/alphabet.txt from the imported transcripts", ["english_compatible"])
 
@@ -121,6 +167,8 @@ def emit_result(result: Dict[str, Any]) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.step == "import" and not args.corpus and not args.list:
+        args.import_parser.error("name a corpus to import, or pass --list")  # exits 2 with the usage
     configure_logging(logging.DEBUG if args.verbose else logging.INFO)
     try:
         params = resolve_parameters(args, args.parameters)
