@@ -9,6 +9,7 @@ appears under its final name only once complete and verified.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import re
 import urllib.error
@@ -91,19 +92,28 @@ def fetch(url: str, target: Path, checksum: Optional[Checksum] = None) -> Path:
                 digest = hashlib.new(checksum[0]) if checksum else None
             total = response.headers.get("Content-Length")
             progress = Progress("download {}".format(target.name), (int(total) >> 20) if total else None, "MB", 10.0)
+            received = 0
             with open(partial, "ab" if offset else "wb") as out:
                 try:
                     for chunk in iter(lambda: response.read(CHUNK), b""):
                         out.write(chunk)
+                        received += len(chunk)
                         if digest is not None:
                             digest.update(chunk)
                         progress.advance(len(chunk) >> 20)
-                except OSError as error:
+                except (OSError, http.client.HTTPException) as error:
                     raise DownloadError(
                         "{}: the connection dropped after {} bytes ({}). Run again to resume.".format(
-                            url, offset + out.tell(), error
+                            url, offset + received, error
                         )
                     ) from None
+            # A server closing early does not always raise: an incomplete body is a dropped connection.
+            if total is not None and received != int(total):
+                raise DownloadError(
+                    "{}: the connection dropped after {} of {} bytes. Run again to resume.".format(
+                        url, offset + received, offset + int(total)
+                    )
+                )
             progress.finish()
     if checksum and digest is not None and digest.hexdigest() != checksum[1].lower():
         partial.unlink()

@@ -28,8 +28,8 @@ CCPMF_INDEX = (
 )
 #: SHA-1 of the CCPMF parts as pinned by the original importer (the two datasets.md quotes).
 CCPMF_SHA1 = {
-    CCPMF_ARCHIVE + ".001": "863d39a06a388c6491c6ff2f6450b151f38f1b57",
-    CCPMF_ARCHIVE + ".040": "c8e1e565a0e7a1f6ff1dbfcefe677aa74a41d2f2",
+    CCPMF_ARCHIVE + ".001": ("sha1", "863d39a06a388c6491c6ff2f6450b151f38f1b57"),
+    CCPMF_ARCHIVE + ".040": ("sha1", "c8e1e565a0e7a1f6ff1dbfcefe677aa74a41d2f2"),
 }
 _PART = re.compile(r"\.(\d{3})$")
 
