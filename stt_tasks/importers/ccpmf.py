@@ -11,11 +11,13 @@ are named and no split is published: the engine splits by recording.
 from __future__ import annotations
 
 import math
+import shutil
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, List, Optional, Sequence, Tuple
 
+from stt_tasks.errors import BadInputError
 from stt_tasks.importers import engine, registry
 from stt_tasks.importers.archives import extract_zip_into, join_parts
 from stt_tasks.importers.records import ClipRecord, CorpusSpec, SourceIssues
@@ -51,24 +53,20 @@ class Segment:
 
 
 def unpack_ccpmf(parts: List[Path], scratch: Path) -> None:
-    """Join the parts, extract the outer zip, then the inner zip(s); keep only the recordings."""
+    """Join the parts, extract the outer zip, then the inner zip; keep only the recordings."""
     joined = scratch / ".joined.zip"
     join_parts(parts, joined)
     outer = scratch / ".outer"
     extract_zip_into(joined, outer)
     joined.unlink()
     inner = sorted(outer.rglob("*.zip"))
+    if not inner:
+        raise BadInputError(
+            "{}: no inner zip inside the joined archive; are all parts of the same release there?".format(parts[0])
+        )
     for nested in inner:
         extract_zip_into(nested, scratch)
-        nested.unlink()
-    for leftover in sorted(outer.rglob("*"), reverse=True):
-        target = scratch / leftover.relative_to(outer)
-        if leftover.is_file() and not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            leftover.rename(target)
-    for leftover in sorted(outer.rglob("*"), reverse=True) + [outer]:
-        if leftover.is_dir():
-            leftover.rmdir()
+    shutil.rmtree(str(outer))
 
 
 def read_rows(xml: Path, issues: SourceIssues) -> List[Row]:

@@ -34,6 +34,10 @@ class NotOnServerError(DownloadError):
     """The server answered 404: the file is not there."""
 
 
+class NothingLeftError(DownloadError):
+    """The server answered 416 to a resumed download: the partial file already holds every byte."""
+
+
 def _open(url: str, offset: int, method: str = "GET") -> "urllib.response.addinfourl":  # type: ignore[name-defined]
     headers = {"User-Agent": "stt-fr-pipeline"}
     if offset:
@@ -44,6 +48,8 @@ def _open(url: str, offset: int, method: str = "GET") -> "urllib.response.addinf
     except urllib.error.HTTPError as error:
         if error.code == 404:
             raise NotOnServerError("{}: not found on the server (HTTP 404).".format(url)) from None
+        if error.code == 416 and offset:
+            raise NothingLeftError("{}: nothing after byte {} (HTTP 416).".format(url, offset)) from None
         raise DownloadError("{}: the server answered HTTP {} ({}). Retry later.".format(url, error.code, error.reason)) from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
@@ -79,11 +85,8 @@ def fetch(url: str, target: Path, checksum: Optional[Checksum] = None) -> Path:
     LOG.info("downloading %s%s", url, " (resuming at {} bytes)".format(offset) if offset else "")
     try:
         response = _open(url, offset)
-    except DownloadError as error:
-        if offset and "HTTP 416" in str(error):  # the partial file is already complete
-            response = None
-        else:
-            raise
+    except NothingLeftError:  # killed between the last byte and the rename
+        response = None
     if response is not None:
         with response:
             if offset and response.status != 206:  # the server ignored Range: start over

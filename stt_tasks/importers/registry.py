@@ -129,7 +129,11 @@ def _fetch_parts(source: CorpusSource, folder: Path, base: Optional[str]) -> Lis
         if index.exists():  # the index changes upstream: always fetch it afresh
             index.unlink()
         download.fetch(source.url, index)
-        urls = [line.strip() for line in index.read_text(encoding="utf-8").split("\r\n")[1:] if line.strip()]
+        urls = [line.strip() for line in index.read_text(encoding="utf-8").splitlines()[1:] if line.strip()]
+        if not urls:
+            raise download.DownloadError(
+                "{}: the index of {} parts lists no URL; the dataset page may have changed.".format(source.url, source.corpus)
+            )
         named = sorted((download.attachment_name(url) or "{}.{:03d}".format(source.archive, n), url) for n, url in enumerate(urls, 1))
         return [download.fetch(url, folder / name, source.checksums.get(name)) for name, url in named]
     parts: List[Path] = []

@@ -8,7 +8,7 @@ import re
 import socket
 import threading
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional
 
 import pytest
 
@@ -29,6 +29,8 @@ class Server:
         self.ranges: List[Optional[str]] = []
         #: when set, a response is cut after this many bytes (a dropped connection)
         self.cut_after: Optional[int] = None
+        #: served path -> file name announced in Content-Disposition
+        self.attachments: Dict[str, str] = {}
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -53,6 +55,9 @@ class Server:
                     return
                 self.send_response(206 if wanted else 200)
                 self.send_header("Content-Length", str(len(payload) - start))
+                if self.path.lstrip("/") in server.attachments:
+                    name = server.attachments[self.path.lstrip("/")]
+                    self.send_header("Content-Disposition", 'attachment; filename="{}"'.format(name))
                 self.end_headers()
                 if body:
                     chunk = payload[start:]
@@ -97,6 +102,15 @@ def test_download_resumes_with_range_and_verifies(served: Server, tmp_path: Path
     assert target.read_bytes() == payload and not partial.exists()
 
 
+def test_a_complete_partial_file_is_finished_not_downloaded_again(served: Server, tmp_path: Path) -> None:
+    payload = b"corpus bytes" * 1000
+    (served.folder / "corpus.zip").write_bytes(payload)
+    target = tmp_path / "corpus.zip"
+    target.with_name("corpus.zip.part").write_bytes(payload)  # killed before the rename
+    download.fetch(served.url + "corpus.zip", target, ("sha256", hashlib.sha256(payload).hexdigest()))
+    assert target.read_bytes() == payload and served.ranges == ["bytes={}-".format(len(payload))]
+
+
 def test_checksum_mismatch_deletes_the_download(served: Server, tmp_path: Path) -> None:
     (served.folder / "corpus.zip").write_bytes(b"not the published bytes")
     target = tmp_path / "corpus.zip"
@@ -138,4 +152,23 @@ def test_split_archive_parts_are_fetched_until_the_mirror_has_no_more(
     fixture = fixtures.ccpmf(served.folder, parts=4)
     result = prepare_ccpmf(data_root, pack, download=True, workers=1, mirror=served.url)
     assert sorted(p.name for p in data_root.sources.iterdir()) == sorted(p.name for p in fixture.archives)
+    assert result.clips == fixture.kept
+
+
+def test_split_archive_from_the_upstream_index(
+    served: Server, data_root: DataRoot, pack: LanguagePack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Upstream CCPMF: an index CSV lists one URL per part; each part's name comes from the server."""
+    monkeypatch.setattr(registry, "CCPMF_SHA1", {})
+    monkeypatch.delenv(registry.MIRROR_ENV, raising=False)
+    fixture = fixtures.ccpmf(served.folder / "parts")
+    for number, part in enumerate(fixture.archives):
+        served.attachments["parts/{}".format(part.name)] = part.name
+    urls = [served.url + "parts/" + part.name for part in reversed(fixture.archives)]  # any order
+    (served.folder / "index.csv").write_bytes(("Lien\r\n" + "\r\n".join(urls) + "\r\n").encode("utf-8"))
+    monkeypatch.setattr(registry, "CCPMF_INDEX", served.url + "index.csv")
+    result = prepare_ccpmf(data_root, pack, download=True, workers=1)
+    assert sorted(p.name for p in data_root.sources.iterdir() if not p.name.startswith(".")) == sorted(
+        p.name for p in fixture.archives
+    )
     assert result.clips == fixture.kept
