@@ -17,7 +17,6 @@ the ratios; never asserts (timings vary by machine).
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import shutil
 import subprocess
@@ -34,23 +33,13 @@ sys.path.insert(0, str(ROOT))
 from stt_tasks import audio  # noqa: E402
 from stt_tasks.importers.engine import available_workers  # noqa: E402
 from stt_tasks.importers.records import ClipRecord, SourceIssues  # noqa: E402
+from stt_tasks.importers.registry import CORPUS_MODULES, corpus_module, prepare_function  # noqa: E402
 from stt_tasks.languages import load_language  # noqa: E402
 from stt_tasks.layout import DataRoot  # noqa: E402
 from stt_tasks.progress import configure_logging  # noqa: E402
 from tests.importers.fixtures import CCPMF_PART, CCPMF_TOP, encoded, wav, write_tar, write_zip  # noqa: E402
 
 LETTERS = "abcdefghij"
-#: (module, prepare function) per corpus; each module also has ``<module>_records``
-CORPORA = {
-    "lingua-libre": ("lingua_libre", "prepare_lingua_libre"),
-    "trainingspeech": ("trainingspeech", "prepare_trainingspeech"),
-    "african-accented-french": ("african_accented_french", "prepare_african_accented_french"),
-    "m-ailabs": ("m_ailabs", "prepare_m_ailabs"),
-    "mls": ("mls", "prepare_mls"),
-    "ccpmf": ("ccpmf", "prepare_ccpmf"),
-}
-
-
 def word(number: int) -> str:
     """A transcript the label rules keep: digits spelled as letters."""
     return "mot " + "".join(LETTERS[int(d)] for d in str(number))
@@ -150,16 +139,15 @@ def timed(function: Callable[[], object]) -> float:
 
 
 def measure(corpus: str, work: Path, clips: int, seconds: float, workers: int) -> Dict[str, float]:
-    module_name, prepare_name = CORPORA[corpus]
-    module = importlib.import_module("stt_tasks.importers." + module_name)
-    prepare = getattr(module, prepare_name)
+    module = corpus_module(corpus)
+    prepare = prepare_function(corpus)
     pack = load_language("fr")
     root = DataRoot(work / corpus)
     root.create()
     build(corpus, root.sources, clips, seconds)
     prepare(root, pack, workers=workers)  # extracts once; the timed runs below reuse the extraction
     release = root.releases / next(p.name for p in root.releases.iterdir() if p.is_dir())
-    records_function = getattr(module, module_name + "_records")
+    records_function = getattr(module, CORPUS_MODULES[corpus] + "_records")
     # Lingua Libre and M-AILABS also take their skip lists (nothing to skip here).
     extra: List[object] = [[]] if corpus in ("lingua-libre", "m-ailabs") else []
     records: List[ClipRecord] = list(records_function(release, *extra, SourceIssues()))
@@ -182,14 +170,14 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=240)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--workers", type=int, default=available_workers())
-    parser.add_argument("--corpus", action="append", choices=sorted(CORPORA), help="default: every corpus")
+    parser.add_argument("--corpus", action="append", choices=sorted(CORPUS_MODULES), help="default: every corpus")
     args = parser.parse_args()
     configure_logging(logging.WARNING)
     print("{} clips of {:.1f} s per corpus, {} processes for every method".format(args.clips, args.seconds, args.workers))
     print("{:<25} {:>6} {:>11} {:>11} {:>11} {:>10} {:>10}".format(
         "corpus", "clips", "ours c/s", "base c/s", "floor c/s", "ours/base", "ours/floor"))
     with tempfile.TemporaryDirectory() as scratch:
-        for corpus in args.corpus or sorted(CORPORA):
+        for corpus in args.corpus or sorted(CORPUS_MODULES):
             m = measure(corpus, Path(scratch), args.clips, args.seconds, args.workers)
             print("{:<25} {:>6} {:>11.1f} {:>11.1f} {:>11.1f} {:>9.1f}x {:>9.2f}x".format(
                 corpus, int(m["clips"]), m["ours"], m["baseline"], m["floor"], m["ours"] / m["baseline"], m["ours"] / m["floor"]))

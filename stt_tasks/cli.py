@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import logging
 import sys
@@ -21,6 +20,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from stt_tasks import __version__
 from stt_tasks.errors import EXIT_BAD_INPUT, EXIT_OK, StepError
+from stt_tasks.importers.registry import CORPUS_MODULES
 from stt_tasks.languages import load_language
 from stt_tasks.layout import DataRoot
 from stt_tasks.parameters import PARAMETERS, add_parameter_options, resolve_parameters
@@ -50,12 +50,13 @@ def _import_common_voice(args: argparse.Namespace, root: DataRoot, params: Dict[
     ).as_json()
 
 
-def _corpus_step(module: str, function: str) -> Step:
-    """A step running ``stt_tasks.importers.<module>.<function>`` with the common import options."""
+def _corpus_step(corpus: str) -> Step:
+    """A step running the corpus's ``prepare_*`` with the common import options."""
 
     def step(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
-        prepare = getattr(importlib.import_module("stt_tasks.importers." + module), function)
-        result = prepare(
+        from stt_tasks.importers.registry import prepare_function
+
+        result = prepare_function(corpus)(
             root,
             load_language(args.language),
             english_compatible=params["english_compatible"],
@@ -70,12 +71,7 @@ def _corpus_step(module: str, function: str) -> Step:
 
 IMPORTERS: Dict[str, Step] = {
     "common-voice": _import_common_voice,
-    "lingua-libre": _corpus_step("lingua_libre", "prepare_lingua_libre"),
-    "trainingspeech": _corpus_step("trainingspeech", "prepare_trainingspeech"),
-    "african-accented-french": _corpus_step("african_accented_french", "prepare_african_accented_french"),
-    "m-ailabs": _corpus_step("m_ailabs", "prepare_m_ailabs"),
-    "mls": _corpus_step("mls", "prepare_mls"),
-    "ccpmf": _corpus_step("ccpmf", "prepare_ccpmf"),
+    **{corpus: _corpus_step(corpus) for corpus in CORPUS_MODULES},
 }
 
 

@@ -8,10 +8,12 @@ the same file names, which is how an offline site or a test serves them.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from stt_tasks.errors import BadInputError, NothingToDoError
@@ -32,6 +34,15 @@ CCPMF_SHA1 = {
     CCPMF_ARCHIVE + ".040": ("sha1", "c8e1e565a0e7a1f6ff1dbfcefe677aa74a41d2f2"),
 }
 _PART = re.compile(r"\.(\d{3})$")
+#: CLI corpus name -> module of ``stt_tasks.importers`` defining ``prepare_<module>`` and ``<module>_records``
+CORPUS_MODULES = {
+    "lingua-libre": "lingua_libre",
+    "trainingspeech": "trainingspeech",
+    "african-accented-french": "african_accented_french",
+    "m-ailabs": "m_ailabs",
+    "mls": "mls",
+    "ccpmf": "ccpmf",
+}
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,16 @@ def sources(pack: LanguagePack) -> Dict[str, CorpusSource]:
     if "ccpmf" in declared:
         found["ccpmf"] = CorpusSource("ccpmf", "ccpmf", CCPMF_ARCHIVE, CCPMF_INDEX, True, CCPMF_SHA1)
     return found
+
+
+def corpus_module(corpus: str) -> ModuleType:
+    """The module importing ``corpus`` (imported on demand: the CLI loads only what it runs)."""
+    return importlib.import_module("stt_tasks.importers." + CORPUS_MODULES[corpus])
+
+
+def prepare_function(corpus: str) -> Callable[..., Any]:
+    """``prepare_<module>(data_root, pack, english_compatible, download, workers, mirror)`` of ``corpus``."""
+    return getattr(corpus_module(corpus), "prepare_" + CORPUS_MODULES[corpus])  # type: ignore[no-any-return]
 
 
 def mirror_url(mirror: Optional[str]) -> Optional[str]:

@@ -16,12 +16,12 @@ import pytest
 from stt_tasks.errors import NothingToDoError
 from stt_tasks.fsio import MARKER_NAME
 from stt_tasks.importers.engine import ImportResult
+from stt_tasks.importers.registry import CORPUS_MODULES, prepare_function
 from stt_tasks.languages import ENGLISH_ALPHABET_SET, LanguagePack
 from stt_tasks.layout import DataRoot
 from tests.importers import fixtures
-from tests.importers.conftest import PREPARE, prepare_function
 
-CORPORA = sorted(PREPARE)
+CORPORA = sorted(CORPUS_MODULES)
 
 
 def rows(path: Path) -> List[Dict[str, str]]:
