@@ -7,11 +7,12 @@ DEMO_DATA ?= $(CURDIR)/demo-data
 install:
 	$(PYTHON) -m pip install -e '.[dev]'
 
-# Main job (for now): synthesise the sample corpus, import it, build the alphabet.
+# Main job (for now): synthesise the sample corpus, import it, report leakage, build the alphabet.
 demo:
 	$(PYTHON) -m stt_tasks sample-corpus --dest $(DEMO_DATA)/sources
 	$(PYTHON) -m stt_tasks preflight --data-root $(DEMO_DATA)
 	$(PYTHON) -m stt_tasks import common-voice --data-root $(DEMO_DATA)
+	$(PYTHON) -m stt_tasks leakage --data-root $(DEMO_DATA)
 	$(PYTHON) -m stt_tasks alphabet --data-root $(DEMO_DATA)
 	@cat $(DEMO_DATA)/extracted/data/cv-fr/cv-fr_report.txt
 
