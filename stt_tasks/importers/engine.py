@@ -84,12 +84,11 @@ def _convert(job: _Job) -> _Outcome:
             frames = audio.wav_frames(target)
             size = target.stat().st_size
             pcm = None
-        elif job.start is not None and job.end is not None:
-            samples, rate = audio.decode_segment(Path(job.source), job.start, job.end)
-            pcm = audio.to_pcm16(samples, rate)
-            frames, size = len(pcm), 0
         else:
-            samples, rate = audio.decode(Path(job.source))
+            if job.start is not None and job.end is not None:
+                samples, rate = audio.decode_segment(Path(job.source), job.start, job.end)
+            else:
+                samples, rate = audio.decode(Path(job.source))
             pcm = audio.to_pcm16(samples, rate)
             frames, size = len(pcm), 0
     except (audio.AudioDecodeError, OSError, EOFError, ValueError) as error:
@@ -200,23 +199,12 @@ def import_clips(
     for record, label in planned:
         target = destination / (record.clip_id + ".wav")
         target.parent.mkdir(parents=True, exist_ok=True)
-        jobs.append(
-            _Job(
-                str(record.audio),
-                str(target),
-                len(label),
-                spec.ms_per_char,
-                spec.max_seconds,
-                spec.min_seconds,
-                spec.max_ms_per_char,
-                record.start,
-                record.end,
-            )
-        )
+        limits = (spec.ms_per_char, spec.max_seconds, spec.min_seconds, spec.max_ms_per_char)
+        jobs.append(_Job(str(record.audio), str(target), len(label), *limits, record.start, record.end))
 
     converted: List[Tuple[ClipRecord, str, _Outcome, str]] = []
     progress = Progress("import {}".format(spec.name), len(jobs), unit="clips")
-    for (record, label), outcome in zip(planned, parallel_map(_convert, jobs, workers, progress)):
+    for (record, label), outcome in zip(planned, _run_jobs(jobs, workers, progress)):
         if outcome.status != KEPT:
             detail = "{}: {}".format(record.origin, outcome.detail) if outcome.detail else record.origin
             report.drop(outcome.status, detail, outcome.frames)
@@ -273,20 +261,18 @@ def _sentence_owners(converted: Sequence[Tuple[ClipRecord, str, _Outcome, str]])
     return owner
 
 
-def parallel_map(
-    function: Callable[[Any], Any], items: Sequence[Any], workers: Optional[int], progress: Progress
-) -> Iterable[Any]:
-    """``function`` over ``items`` in order, in parallel over ``workers`` processes (default: all cores)."""
+def _run_jobs(jobs: List[_Job], workers: Optional[int], progress: Progress) -> Iterable[_Outcome]:
+    """Run conversions in order of ``jobs``, in parallel over ``workers`` processes."""
     workers = workers or available_workers()
-    if workers == 1 or len(items) < 2:
-        for item in items:
-            outcome = function(item)
+    if workers == 1 or len(jobs) < 2:
+        for job in jobs:
+            outcome = _convert(job)
             progress.advance()
             yield outcome
         return
-    chunksize = max(1, min(32, len(items) // (workers * 8)))
+    chunksize = max(1, min(32, len(jobs) // (workers * 8)))
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for outcome in pool.map(function, items, chunksize=chunksize):
+        for outcome in pool.map(_convert, jobs, chunksize=chunksize):
             progress.advance()
             yield outcome
 

@@ -102,3 +102,13 @@ def test_absent_source_is_nothing_to_do(corpus: str, data_root: DataRoot, pack: 
     with pytest.raises(NothingToDoError, match="--download"):
         run(corpus, data_root, pack)
     assert not (data_root.data / "whatever").exists()
+
+
+def test_an_interrupted_extraction_is_cleaned_up_and_redone(data_root: DataRoot, pack: LanguagePack) -> None:
+    fixtures.mls(data_root.sources)
+    stale = data_root.releases / ".MLS.tmp-99999"  # scratch of a run killed while extracting
+    (stale / "mls_french_opus").mkdir(parents=True)
+    result = run("mls", data_root, pack)
+    assert not stale.exists()
+    assert sorted(p.name for p in data_root.releases.iterdir()) == [".MLS.extracted.json", "MLS"]
+    assert result.clips == {"train": 2, "dev": 1, "test": 1}
