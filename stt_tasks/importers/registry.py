@@ -72,34 +72,30 @@ class CorpusSource:
         return parts
 
 
+#: (CLI name, output folder, archive name, upstream URL); ``{...}`` are filled from the language
+#: pack's parameters for that corpus, ``{archive}`` in the URL by the archive name.
+_CATALOGUE = (
+    ("lingua-libre", "lingualibre", "Q{qid}-{iso639_3}-{english_name}.zip", "https://lingualibre.fr/datasets/{archive}"),
+    ("trainingspeech", "trainingspeech", "{release}.zip", "{url}"),
+    (
+        "african-accented-french",
+        "African_Accented_French",
+        "African_Accented_French.tar.gz",
+        "http://www.openslr.org/resources/57/{archive}",
+    ),
+    ("m-ailabs", "M-AILABS", "{language}.tgz", "http://www.caito.de/data/Training/stt_tts/{archive}"),
+    ("mls", "MLS", "mls_{language}_opus.tar.gz", "https://dl.fbaipublicfiles.com/mls/{archive}"),
+)
+
+
 def sources(pack: LanguagePack) -> Dict[str, CorpusSource]:
     """Every corpus the language pack declares, by CLI name (Common Voice has its own finder)."""
     declared = pack.corpus_parameters
     found: Dict[str, CorpusSource] = {}
-    if "lingua-libre" in declared:
-        p = declared["lingua-libre"]
-        name = "Q{}-{}-{}.zip".format(p["qid"], p["iso639_3"], p["english_name"])
-        found["lingua-libre"] = CorpusSource("lingua-libre", "lingualibre", name, "https://lingualibre.fr/datasets/" + name)
-    if "trainingspeech" in declared:
-        found["trainingspeech"] = CorpusSource(
-            "trainingspeech",
-            "trainingspeech",
-            "{}.zip".format(declared["trainingspeech"]["release"]),
-            str(declared["trainingspeech"]["url"]),
-        )
-    if "african-accented-french" in declared:
-        found["african-accented-french"] = CorpusSource(
-            "african-accented-french",
-            "African_Accented_French",
-            "African_Accented_French.tar.gz",
-            "http://www.openslr.org/resources/57/African_Accented_French.tar.gz",
-        )
-    if "m-ailabs" in declared:
-        name = "{}.tgz".format(declared["m-ailabs"]["language"])
-        found["m-ailabs"] = CorpusSource("m-ailabs", "M-AILABS", name, "http://www.caito.de/data/Training/stt_tts/" + name)
-    if "mls" in declared:
-        name = "mls_{}_opus.tar.gz".format(declared["mls"]["language"])
-        found["mls"] = CorpusSource("mls", "MLS", name, "https://dl.fbaipublicfiles.com/mls/" + name)
+    for corpus, directory, archive, url in _CATALOGUE:
+        if corpus in declared:
+            name = archive.format(**declared[corpus])
+            found[corpus] = CorpusSource(corpus, directory, name, url.format(archive=name, **declared[corpus]))
     if "ccpmf" in declared:
         found["ccpmf"] = CorpusSource("ccpmf", "ccpmf", CCPMF_ARCHIVE, CCPMF_INDEX, True, CCPMF_SHA1)
     return found
