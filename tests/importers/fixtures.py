@@ -342,6 +342,11 @@ def ccpmf(sources: Path, parts: int = 3) -> Fixture:
             bundle.writestr("{}/2019/{}.xml".format(CCPMF_TOP, stem), _ccpmf_xml(rows))
             bundle.writestr("{}/2019/{}.mp3".format(CCPMF_TOP, stem), encoded(19.0, 44100, "MP3"))
         bundle.writestr("{}/2020/20200202_Sans_transcription.mp3".format(CCPMF_TOP), encoded(1.0, 44100, "MP3"))
+        bundle.writestr("{}/2020/20200303_Sans_audio_minefi.xml".format(CCPMF_TOP), _ccpmf_xml([(1.0, 2.0, "Rien.")]))
+        # declared UTF-8, written in Latin-1
+        latin = _ccpmf_xml([(1.0, 2.0, "Déjà vu.")]).decode("utf-8").encode("latin-1")
+        bundle.writestr("{}/2020/20200404_Encodage_minefi.xml".format(CCPMF_TOP), latin)
+        bundle.writestr("{}/2020/20200404_Encodage_minefi.mp3".format(CCPMF_TOP), encoded(4.0, 44100, "MP3"))
     outer = io.BytesIO()
     with zipfile.ZipFile(outer, "w", zipfile.ZIP_STORED) as bundle:
         bundle.writestr("{}/{}.zip".format(CCPMF_TOP, CCPMF_TOP), inner.getvalue())
@@ -358,7 +363,7 @@ def ccpmf(sources: Path, parts: int = 3) -> Fixture:
         archives,
         kept={"train": 2, "dev": 2, "test": 1},
         dropped={"invalid_label": 1, "too_long": 1, "misaligned": 1},
-        source_issues={"malformed_row": 1, "mp3_without_xml": 1},
+        source_issues={"malformed_row": 1, "mp3_without_xml": 1, "xml_without_mp3": 1, "unreadable_xml": 1},
     )
 
 
