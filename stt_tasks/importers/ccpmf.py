@@ -10,6 +10,7 @@ are named and no split is published: the engine splits by recording.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 import xml.etree.ElementTree as ElementTree
@@ -25,7 +26,8 @@ from stt_tasks.languages import LanguagePack
 from stt_tasks.layout import DataRoot
 
 CORPUS = "ccpmf"
-#: MAX_SECS 4.5 (the original's hot-patch), MIN 0.85 s, 20 ms/char, at most 1,400 WAV bytes (43.75 ms) per char.
+#: MAX_SECS 4.5 (the original's hot-patch; the pack may set another), MIN 0.85 s, 20 ms/char, and at
+#: most 1,400 WAV bytes (43.75 ms) of audio per character.
 SPEC = CorpusSpec(name="ccpmf", ms_per_char=20, max_seconds=4.5, min_seconds=0.85, max_ms_per_char=44)
 #: Rows are contiguous when the next starts where the previous ends, within this relative tolerance.
 RELATIVE_TOLERANCE = 2.5e-4
@@ -171,6 +173,10 @@ def prepare_ccpmf(
     workers: Optional[int] = None,
     mirror: Optional[str] = None,
 ) -> engine.ImportResult:
-    """Import CCPMF into ``extracted/data/ccpmf/``."""
+    """Import CCPMF into ``extracted/data/ccpmf/``; segments are at most the pack's ``max_seconds``."""
+    max_seconds = float(pack.corpus_parameters[CORPUS].get("max_seconds", SPEC.max_seconds))  # type: ignore[arg-type]
+    spec = dataclasses.replace(SPEC, max_seconds=max_seconds)
     root, source = registry.unpacked(CORPUS, pack, data_root, download, mirror, unpack=unpack_ccpmf)
-    return engine.import_corpus(SPEC, data_root, pack, english_compatible, workers, source, lambda issues: ccpmf_records(root, issues))
+    return engine.import_corpus(
+        spec, data_root, pack, english_compatible, workers, source, lambda issues: ccpmf_records(root, issues, max_seconds)
+    )

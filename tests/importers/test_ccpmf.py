@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import wave
 
 import pytest
@@ -39,3 +41,12 @@ def test_a_gap_in_the_parts_is_a_bad_input(data_root: DataRoot, pack: LanguagePa
     fixture.archives[1].unlink()
     with pytest.raises(BadInputError, match="without gaps"):
         prepare_ccpmf(data_root, pack, workers=1)
+
+
+def test_the_maximum_segment_duration_comes_from_the_language_pack(data_root: DataRoot, pack: LanguagePack) -> None:
+    fixtures.ccpmf(data_root.sources)
+    parameters = dict(pack.corpus_parameters, ccpmf={"max_seconds": 10.0})
+    result = prepare_ccpmf(data_root, dataclasses.replace(pack, corpus_parameters=parameters), workers=1)
+    dropped = json.loads(result.report.read_text(encoding="utf-8"))["dropped"]
+    assert "too_long" not in dropped  # the 6 s row now fits (and is dropped as misaligned instead)
+    assert dropped["misaligned"] == 2

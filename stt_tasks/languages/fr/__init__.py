@@ -121,7 +121,7 @@ PACK = LanguagePack(
         "african-accented-french": {},
         "m-ailabs": {"language": "fr_FR", "skipped_books": ["monsieur_lecoq", "les_mysteres_de_paris"]},
         "mls": {"language": "french"},
-        "ccpmf": {},
+        "ccpmf": {"max_seconds": 4.5},
         "lm": {"iconv_locale": "fr_FR.UTF-8"},
     },
     folder=Path(__file__).parent,
