@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from stt_tasks import __version__
 from stt_tasks.errors import EXIT_BAD_INPUT, EXIT_OK, StepError
-from stt_tasks.importers.registry import CORPUS_MODULES
+from stt_tasks.importers.registry import CORPUS_MODULES, listing, prepare_function
 from stt_tasks.languages import load_language
 from stt_tasks.layout import DataRoot
 from stt_tasks.parameters import PARAMETERS, add_parameter_options, resolve_parameters
@@ -54,8 +54,6 @@ def _corpus_step(corpus: str) -> Step:
     """A step running the corpus's ``prepare_*`` with the common import options."""
 
     def step(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
-        from stt_tasks.importers.registry import prepare_function
-
         result = prepare_function(corpus)(
             root,
             load_language(args.language),
@@ -77,8 +75,6 @@ IMPORTERS: Dict[str, Step] = {
 
 def _import(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
     if args.list:
-        from stt_tasks.importers.registry import listing
-
         rows = listing(load_language(args.language), root)
         for row in rows:
             LOG.info("%-24s %-7s %-58s %s", row["corpus"], "present" if row["present"] else "absent", row["archive"], row["url"])
