@@ -84,6 +84,7 @@ def extract_tar_verified(archive: Path, destination: Path, expected_sha256: Opti
 
 
 def _extract_tar_into(archive: Path, scratch: Path, expected_sha256: Optional[str] = None) -> str:
+    """Stream a tar (any compression) into ``scratch``, refusing unsafe members; return its SHA-256."""
     size_mb = max(1, archive.stat().st_size >> 20)
     progress = Progress("extract {}".format(archive.name), size_mb, unit="MB", interval=10.0)
     with open(archive, "rb") as raw:

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Set
 
-from stt_tasks.errors import StepError
+from stt_tasks.errors import BadInputError, StepError
 from stt_tasks.fsio import write_json_atomic, write_text_atomic
+from stt_tasks.importers.engine import MANIFEST_HEADER
 from stt_tasks.importers.records import SPLITS
 from stt_tasks.layout import DataRoot
 from stt_tasks.progress import LOG
@@ -48,10 +49,13 @@ def _from_manifest(path: Path) -> CorpusSplits:
     corpus = path.name[: -len("_manifest.tsv")]
     splits = CorpusSplits(corpus, official=True)
     with open(path, encoding="utf-8") as handle:
-        header = handle.readline()
-        assert header.startswith("split\t"), path
-        for line in handle:
-            split, assigned, speaker, transcript = line.rstrip("\n").split("\t", 3)
+        if handle.readline().rstrip("\n").split("\t") != list(MANIFEST_HEADER):
+            raise BadInputError("{} line 1: not an import manifest; re-run this corpus's importer.".format(path))
+        for number, line in enumerate(handle, start=2):
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) != len(MANIFEST_HEADER) or fields[0] not in SPLITS:
+                raise BadInputError("{} line {}: malformed; re-run this corpus's importer.".format(path, number))
+            split, assigned, speaker, transcript = fields
             splits.official = splits.official and assigned == "official"
             splits.speakers[split].add(speaker)
             splits.sentences[split].add(transcript)
