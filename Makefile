@@ -18,11 +18,12 @@ demo: $(if $(LOCAL_BASES),images-ci,images)
 demo-down:
 	$(COMPOSE) -p stt -f docker-compose.yml down
 
-# The steps alone on this machine, without Docker or Airflow (sample corpus, import, alphabet).
+# The steps alone on this machine, without Docker or Airflow (sample corpus, import, leakage, alphabet).
 steps-demo:
 	$(PYTHON) -m stt_tasks sample-corpus --dest $(DEMO_DATA)/sources
 	$(PYTHON) -m stt_tasks preflight --data-root $(DEMO_DATA)
 	$(PYTHON) -m stt_tasks import common-voice --data-root $(DEMO_DATA)
+	$(PYTHON) -m stt_tasks leakage --data-root $(DEMO_DATA)
 	$(PYTHON) -m stt_tasks alphabet --data-root $(DEMO_DATA)
 	@cat $(DEMO_DATA)/extracted/data/cv-fr/cv-fr_report.txt
 

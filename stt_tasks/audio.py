@@ -10,6 +10,7 @@ libsoxr (the resampler SoX itself uses), so outputs match what the original SoX 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import wave
@@ -67,7 +68,9 @@ def _with_ffmpeg(path: str) -> Tuple[np.ndarray, int]:
         stderr=subprocess.PIPE,
     )
     if completed.returncode != 0:
-        raise AudioDecodeError(completed.stderr.decode("utf-8", "replace").strip() or "ffmpeg failed")
+        # ffmpeg names its decoder by address ("[ogg @ 0x55cc...]"): drop it so reports are reproducible.
+        message = re.sub(r" @ 0x[0-9a-f]+", "", completed.stderr.decode("utf-8", "replace").strip())
+        raise AudioDecodeError(message or "ffmpeg failed")
     return np.frombuffer(completed.stdout, dtype=np.float32), TARGET_RATE
 
 
@@ -92,6 +95,29 @@ def decode(path: Path) -> Tuple[np.ndarray, int]:
         return samples, rate
     # The first decoder's reason, without the path (reports must not depend on where data lives).
     raise AudioDecodeError(errors[0].replace(name, path.name))
+
+
+def decode_segment(path: Path, start: float, end: float) -> Tuple[np.ndarray, int]:
+    """Mono float32 samples of ``[start, end)`` seconds of ``path``; raises AudioDecodeError.
+
+    A segment of a long recording is read by seeking (libsndfile), so cutting hundreds of segments
+    from one conference does not decode it hundreds of times; other formats are decoded whole.
+    """
+    try:
+        with soundfile.SoundFile(str(path)) as handle:
+            rate = handle.samplerate
+            first, last = int(round(start * rate)), int(round(end * rate))
+            if handle.seekable():
+                handle.seek(min(first, handle.frames))
+                samples = handle.read(max(0, last - first), dtype="float32", always_2d=True).mean(axis=1)
+            else:
+                samples = handle.read(dtype="float32", always_2d=True).mean(axis=1)[first:last]
+    except RuntimeError:  # libsndfile cannot read it: decode whole with the other decoders
+        whole, rate = decode(path)
+        samples = whole[int(round(start * rate)) : int(round(end * rate))]
+    if samples.size == 0:
+        raise AudioDecodeError("segment {:.2f}-{:.2f} s is empty (past the end of the recording?)".format(start, end))
+    return samples, rate
 
 
 def to_pcm16(samples: np.ndarray, rate: int) -> np.ndarray:

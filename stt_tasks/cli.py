@@ -20,6 +20,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from stt_tasks import __version__
 from stt_tasks.errors import EXIT_BAD_INPUT, EXIT_OK, StepError
+from stt_tasks.importers.registry import CORPUS_MODULES, listing, prepare_function
 from stt_tasks.languages import load_language
 from stt_tasks.layout import DataRoot
 from stt_tasks.parameters import PARAMETERS, add_parameter_options, resolve_parameters
@@ -49,11 +50,42 @@ def _import_common_voice(args: argparse.Namespace, root: DataRoot, params: Dict[
     ).as_json()
 
 
-IMPORTERS: Dict[str, Step] = {"common-voice": _import_common_voice}
+def _corpus_step(corpus: str) -> Step:
+    """A step running the corpus's ``prepare_*`` with the common import options."""
+
+    def step(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
+        result = prepare_function(corpus)(
+            root,
+            load_language(args.language),
+            english_compatible=params["english_compatible"],
+            download=args.download,
+            workers=args.workers,
+            mirror=args.mirror,
+        )
+        return result.as_json()  # type: ignore[no-any-return]
+
+    return step
+
+
+IMPORTERS: Dict[str, Step] = {
+    "common-voice": _import_common_voice,
+    **{corpus: _corpus_step(corpus) for corpus in CORPUS_MODULES},
+}
 
 
 def _import(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
+    if args.list:
+        rows = listing(load_language(args.language), root)
+        for row in rows:
+            LOG.info("%-24s %-7s %-58s %s", row["corpus"], "present" if row["present"] else "absent", row["archive"], row["url"])
+        return {"corpora": rows}
     return IMPORTERS[args.corpus](args, root, params)
+
+
+def _leakage(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
+    from stt_tasks.importers.leakage import write_leakage_report
+
+    return write_leakage_report(root)
 
 
 def _alphabet(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
@@ -96,11 +128,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = step(
         "import", _import, "import a corpus into extracted/data/", ["english_compatible", "duplicate_sentence_count"]
     )
-    sub.add_argument("corpus", choices=sorted(IMPORTERS), help="corpus to import")
+    sub.add_argument("corpus", nargs="?", choices=sorted(IMPORTERS), help="corpus to import")
+    sub.set_defaults(import_parser=sub)
+    sub.add_argument("--list", action="store_true", help="list the corpora, whether their source is present, their URL")
+    sub.add_argument("--download", action="store_true", help="download the archive when it is not in sources/")
+    sub.add_argument("--mirror", default=None, help="download from this base URL instead ($STT_CORPUS_MIRROR)")
     sub.add_argument("--release", default=None, help="Common Voice: tarball or folder name in sources/ (default newest)")
     sub.add_argument("--sha256", default=None, help="expected SHA-256 of the archive (overrides the known one)")
     sub.add_argument("--strict", action="store_true", help="refuse releases without a known SHA-256")
     sub.add_argument("--workers", type=int, default=None, help="conversion processes (default: every core)")
+
+    step("leakage", _leakage, "report speakers and sentences shared between train and dev/test sets")
 
     step("alphabet", _alphabet, "write models/alphabet.txt from the imported transcripts", ["english_compatible"])
 
@@ -121,6 +159,8 @@ def emit_result(result: Dict[str, Any]) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.step == "import" and not args.corpus and not args.list:
+        args.import_parser.error("name a corpus to import, or pass --list")  # exits 2 with the usage
     configure_logging(logging.DEBUG if args.verbose else logging.INFO)
     try:
         params = resolve_parameters(args, args.parameters)

@@ -1,6 +1,6 @@
 """Reading corpus archives safely: checksums while streaming, extraction that cannot escape.
 
-A tar member with an absolute path, a ``..`` component, a device or FIFO, or a link pointing outside
+A tar or zip member with an absolute path, a ``..`` component, a device or FIFO, or a link pointing outside
 the target directory is refused with an error naming the member: a corpus archive never needs one,
 and extracting it could overwrite files anywhere the container can write.
 """
@@ -10,14 +10,17 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+import shutil
+import stat
 import tarfile
+import zipfile
 import zlib
 from pathlib import Path
-from typing import BinaryIO, Optional
+from typing import Any, BinaryIO, Callable, Dict, List, Optional, Sequence
 
 from stt_tasks.errors import BadInputError
-from stt_tasks.fsio import atomic_directory
-from stt_tasks.progress import Progress
+from stt_tasks.fsio import CompletionMarker, atomic_directory, atomic_output
+from stt_tasks.progress import LOG, Progress
 
 
 class HashingReader:
@@ -74,9 +77,17 @@ def extract_tar_verified(archive: Path, destination: Path, expected_sha256: Opti
     The checksum is computed in the same pass as the extraction (a 25 GB release is read once).
     On a mismatch with ``expected_sha256`` nothing is left behind and BadInputError is raised.
     """
+    with atomic_directory(destination) as scratch:
+        digest = _extract_tar_into(archive, scratch, expected_sha256)
+        _make_readable(scratch)
+    return digest
+
+
+def _extract_tar_into(archive: Path, scratch: Path, expected_sha256: Optional[str] = None) -> str:
+    """Stream a tar (any compression) into ``scratch``, refusing unsafe members; return its SHA-256."""
     size_mb = max(1, archive.stat().st_size >> 20)
     progress = Progress("extract {}".format(archive.name), size_mb, unit="MB", interval=10.0)
-    with atomic_directory(destination) as scratch, open(archive, "rb") as raw:
+    with open(archive, "rb") as raw:
         reader = HashingReader(raw, progress)
         try:
             with tarfile.open(fileobj=reader, mode="r|*") as tar:  # type: ignore[call-overload]
@@ -100,14 +111,134 @@ def extract_tar_verified(archive: Path, destination: Path, expected_sha256: Opti
             ) from None
         reader.drain()
         digest = reader.hexdigest()
-        if expected_sha256 and digest != expected_sha256.lower():
-            raise BadInputError(
-                "{}: SHA-256 is {} but {} was expected. The download is corrupt or is another "
-                "release: download it again (nothing was extracted).".format(archive, digest, expected_sha256)
-            )
-        _make_readable(scratch)
+    if expected_sha256 and digest != expected_sha256.lower():
+        raise BadInputError(
+            "{}: SHA-256 is {} but {} was expected. The download is corrupt or is another "
+            "release: download it again (nothing was extracted).".format(archive, digest, expected_sha256)
+        )
     progress.finish()
     return digest
+
+
+def _zip_member_name(info: zipfile.ZipInfo) -> str:
+    """The member's real name: zips made without the UTF-8 flag hold UTF-8 bytes read as cp437."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        return info.filename.encode("cp437").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return info.filename
+
+
+def _unsafe_zip_reason(name: str, info: zipfile.ZipInfo) -> Optional[str]:
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        return "absolute path"
+    if ".." in parts:
+        return "'..' in its path"
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "a symbolic link"
+    return None
+
+
+def extract_zip_into(archive: Path, scratch: Path) -> int:
+    """Extract a zip (zip64 included) into ``scratch``, refusing unsafe members; return the member count.
+
+    CRC-32 of every member is checked while reading, so a truncated or corrupt download fails here.
+    """
+    size_mb = max(1, archive.stat().st_size >> 20)
+    progress = Progress("extract {}".format(archive.name), size_mb, unit="MB", interval=10.0)
+    count = 0
+    try:
+        with zipfile.ZipFile(str(archive)) as bundle:
+            for info in bundle.infolist():
+                name = _zip_member_name(info)
+                reason = _unsafe_zip_reason(name, info)
+                if reason:
+                    raise BadInputError(
+                        "{}: member {!r} is {}; refusing to extract this archive. Download it again from "
+                        "its official source.".format(archive, name, reason)
+                    )
+                target = scratch.joinpath(*[p for p in name.replace("\\", "/").split("/") if p not in ("", ".")])
+                if info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with bundle.open(info) as member, open(target, "wb") as out:
+                    shutil.copyfileobj(member, out, 1 << 20)
+                count += 1
+                progress.advance(info.compress_size >> 20)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error) as error:
+        raise BadInputError(
+            "{}: not a readable zip archive ({}). The file is probably truncated or corrupt: "
+            "download it again.".format(archive, error)
+        ) from None
+    progress.finish()
+    return count
+
+
+def join_parts(parts: Sequence[Path], target: Path) -> Dict[str, str]:
+    """Concatenate a split raw zip (``.zip.001``, ``.002``...) into ``target``; return each part's SHA-1.
+
+    Streamed, so memory stays flat; SHA-1 because that is what the upstream publishes for CCPMF.
+    """
+    digests: Dict[str, str] = {}
+    with atomic_output(target, "wb") as out:
+        for part in parts:
+            digest = hashlib.sha1()
+            with open(part, "rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+                    out.write(chunk)
+            digests[part.name] = digest.hexdigest()
+    return digests
+
+
+def extract_into(archive: Path, scratch: Path) -> None:
+    """Extract a tar (any compression) or zip archive into ``scratch``, by its name."""
+    if archive.name.lower().endswith(".zip"):
+        extract_zip_into(archive, scratch)
+    else:
+        _extract_tar_into(archive, scratch)
+
+
+def archive_identity(archives: Sequence[Path]) -> List[Dict[str, Any]]:
+    """What identifies archives cheaply (name, size, mtime): a changed one is extracted again."""
+    identity = []
+    for archive in archives:
+        stat_result = archive.stat()
+        identity.append({"archive": archive.name, "size": stat_result.st_size, "mtime_ns": stat_result.st_mtime_ns})
+    return identity
+
+
+def unpack_once(
+    archives: Sequence[Path], target: Path, unpack: Optional[Callable[[Path], None]] = None
+) -> Path:
+    """Extract ``archives`` into ``target`` unless already done from the same archives; return ``target``.
+
+    ``unpack(scratch)`` replaces the default (each archive extracted by :func:`extract_into`). The
+    work happens in a scratch folder renamed into place, and a marker beside ``target`` records
+    which archives it came from, so a killed extraction restarts and a finished one is reused.
+    """
+    identity = archive_identity(archives)
+    marker = CompletionMarker(target.parent, ".{}.extracted.json".format(target.name))
+    recorded = marker.read()
+    if recorded and recorded.get("inputs") == identity and target.is_dir():
+        LOG.info("%s already extracted in %s", ", ".join(a.name for a in archives), target)
+        return target
+    for stale in target.parent.glob(".{}.tmp-*".format(target.name)):  # a killed extraction's scratch
+        LOG.info("removing %s left by an interrupted extraction", stale)
+        shutil.rmtree(str(stale), ignore_errors=True)
+    LOG.info("extracting %s into %s", ", ".join(a.name for a in archives), target)
+    with atomic_directory(target) as scratch:
+        if unpack is None:
+            for archive in archives:
+                extract_into(archive, scratch)
+        else:
+            unpack(scratch)
+        _make_readable(scratch)
+    marker.write(identity, [], {})
+    return target
 
 
 def _make_readable(root: Path) -> None:

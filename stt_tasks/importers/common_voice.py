@@ -13,9 +13,8 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pandas as pd
 
-from stt_tasks import __version__
 from stt_tasks.errors import BadInputError, NothingToDoError
-from stt_tasks.fsio import CompletionMarker, file_fingerprint, sha256_file, write_text_atomic
+from stt_tasks.fsio import CompletionMarker, file_fingerprint, write_text_atomic
 from stt_tasks.importers import engine
 from stt_tasks.importers.archives import extract_tar_verified
 from stt_tasks.importers.records import SPLITS, ClipRecord, CorpusSpec, SourceIssues
@@ -159,11 +158,6 @@ def resplit_records(
         yield _clip_record(language_dir, record_row, row.split, "validated.tsv line {}".format(row.line))
 
 
-def _language_pack_digest(pack: LanguagePack) -> str:
-    """Changes when the label rules change, so that a re-import is not mistaken for done."""
-    return sha256_file(pack.folder / "__init__.py")[:16]
-
-
 def prepare_common_voice(
     data_root: DataRoot,
     pack: LanguagePack,
@@ -178,33 +172,25 @@ def prepare_common_voice(
     spec = corpus_spec(pack.code)
     source = find_release(data_root.sources, pack.code, release)
     language_dir, release_info = unpack_release(source, data_root, pack, sha256, strict)
-    destination = data_root.corpus_dir(spec.name)
     tsvs = [language_dir / "{}.tsv".format(n) for n in ("train", "dev", "test", "validated")]
-    inputs = {
-        "release": release_info,
-        "tsv": [file_fingerprint(p, with_hash=False) for p in tsvs if p.is_file()],
-        "english_compatible": english_compatible,
-        "duplicate_sentence_count": duplicate_sentence_count,
-        "spec": [spec.ms_per_char, spec.max_seconds, spec.min_seconds],
-        "rules": _language_pack_digest(pack),
-        "version": __version__,
-    }
-    previous = engine.previous_result(destination, inputs)
-    if previous is not None:
-        LOG.info("%s already imported from %s; nothing to do", spec.name, release_info["release"])
-        return previous
-    issues = SourceIssues()
-    if duplicate_sentence_count > 1:
-        records = resplit_records(language_dir, destination, duplicate_sentence_count, issues)
-    else:
-        records = official_records(language_dir, issues)
-    return engine.import_clips(
+    destination = data_root.corpus_dir(spec.name)
+
+    def records(issues: SourceIssues) -> Iterator[ClipRecord]:
+        if duplicate_sentence_count > 1:
+            return resplit_records(language_dir, destination, duplicate_sentence_count, issues)
+        return official_records(language_dir, issues)
+
+    return engine.import_corpus(
         spec,
-        records,
-        destination,
-        lambda label: pack.validate_label(label, english_compatible),
-        inputs,
-        issues,
+        data_root,
+        pack,
+        english_compatible,
         workers,
-        extra={"release": release_info},
+        release_info,
+        records,
+        more_inputs={
+            "tsv": [file_fingerprint(p, with_hash=False) for p in tsvs if p.is_file()],
+            "duplicate_sentence_count": duplicate_sentence_count,
+        },
+        source_key="release",
     )

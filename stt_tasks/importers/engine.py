@@ -2,7 +2,8 @@
 
 A corpus module only maps its layout to :class:`ClipRecord` s. This engine validates labels,
 converts audio on every core, applies the duration rules, assigns splits where the corpus has none,
-writes ``<corpus>_{train,dev,test}.csv`` and the report atomically, and records a completion marker.
+writes ``<corpus>_{train,dev,test}.csv``, the report and a manifest (split, speaker, transcript of every
+kept clip, for the leakage report) atomically, and records a completion marker.
 Re-runs skip finished work: each WAV appears under its final name only when complete, so a killed
 import resumes by converting only the missing clips and ends with the same bytes.
 """
@@ -20,16 +21,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from stt_tasks import audio
-from stt_tasks.fsio import CompletionMarker, write_json_atomic, write_text_atomic
+from stt_tasks import __version__, audio
+from stt_tasks.fsio import CompletionMarker, sha256_file, write_json_atomic, write_text_atomic
 from stt_tasks.importers.records import SPLITS, ClipRecord, CorpusSpec, SourceIssues
 from stt_tasks.importers.report import ImportReport
+from stt_tasks.languages import LanguagePack
+from stt_tasks.layout import DataRoot
 from stt_tasks.progress import LOG, Progress
 
 _TMP_NAME = re.compile(r"^\..*\.tmp-\d+$")
 
 KEPT = "kept"
-DROP_REASONS = ("missing_file", "undecodable", "invalid_label", "too_short", "too_long", "duplicate_clip")
+DROP_REASONS = (
+    "missing_file",
+    "undecodable",
+    "invalid_label",
+    "too_short",
+    "too_long",
+    "misaligned",
+    "duplicate_clip",
+    "sentence_in_other_split",
+)
+#: When the engine splits a corpus, a sentence belongs to the first of these splits that has it.
+SENTENCE_PRIORITY = ("test", "dev", "train")
+MANIFEST_HEADER = ("split", "assigned", "speaker", "transcript")
 
 
 def available_workers() -> int:
@@ -48,6 +63,9 @@ class _Job:
     ms_per_char: int
     max_seconds: float
     min_seconds: float
+    max_ms_per_char: int = 0
+    start: Optional[float] = None
+    end: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -67,7 +85,10 @@ def _convert(job: _Job) -> _Outcome:
             size = target.stat().st_size
             pcm = None
         else:
-            samples, rate = audio.decode(Path(job.source))
+            if job.start is not None and job.end is not None:
+                samples, rate = audio.decode_segment(Path(job.source), job.start, job.end)
+            else:
+                samples, rate = audio.decode(Path(job.source))
             pcm = audio.to_pcm16(samples, rate)
             frames, size = len(pcm), 0
     except (audio.AudioDecodeError, OSError, EOFError, ValueError) as error:
@@ -78,6 +99,8 @@ def _convert(job: _Job) -> _Outcome:
         return _Outcome("too_short", frames)
     if seconds > job.max_seconds:
         return _Outcome("too_long", frames)
+    if job.max_ms_per_char and duration_ms > job.max_ms_per_char * job.n_chars:
+        return _Outcome("misaligned", frames)
     if pcm is not None:
         size = audio.write_wav(target, pcm)
     return _Outcome(KEPT, frames, size)
@@ -176,25 +199,36 @@ def import_clips(
     for record, label in planned:
         target = destination / (record.clip_id + ".wav")
         target.parent.mkdir(parents=True, exist_ok=True)
-        jobs.append(
-            _Job(str(record.audio), str(target), len(label), spec.ms_per_char, spec.max_seconds, spec.min_seconds)
-        )
+        limits = (spec.ms_per_char, spec.max_seconds, spec.min_seconds, spec.max_ms_per_char)
+        jobs.append(_Job(str(record.audio), str(target), len(label), *limits, record.start, record.end))
 
-    rows: Dict[str, List[Tuple[str, int, str]]] = {split: [] for split in SPLITS}
+    converted: List[Tuple[ClipRecord, str, _Outcome, str]] = []
     progress = Progress("import {}".format(spec.name), len(jobs), unit="clips")
     for (record, label), outcome in zip(planned, _run_jobs(jobs, workers, progress)):
         if outcome.status != KEPT:
             detail = "{}: {}".format(record.origin, outcome.detail) if outcome.detail else record.origin
             report.drop(outcome.status, detail, outcome.frames)
             continue
-        split = record.split or speaker_split(record.speaker)
+        converted.append((record, label, outcome, record.split or speaker_split(record.speaker)))
+    progress.finish()
+
+    owner = _sentence_owners(converted)
+    rows: Dict[str, List[Tuple[str, int, str]]] = {split: [] for split in SPLITS}
+    manifest = ["\t".join(MANIFEST_HEADER)]
+    for record, label, outcome, split in converted:
+        if record.split is None and owner[label] != split:
+            report.drop("sentence_in_other_split", "{}: {!r} is in {}".format(record.origin, label, owner[label]))
+            continue
         report.keep(split, outcome.frames, record.speaker)
         rows[split].append((record.clip_id + ".wav", outcome.size, label))
-    progress.finish()
+        assigned = "speaker_hash" if record.split is None else "official"
+        manifest.append("\t".join((split, assigned, _one_line(record.speaker), label)))
 
     csvs = {split: destination / "{}_{}.csv".format(spec.name, split) for split in SPLITS}
     for split in SPLITS:
         write_text_atomic(csvs[split], csv_text(rows[split]))
+    manifest_path = destination / "{}_manifest.tsv".format(spec.name)
+    write_text_atomic(manifest_path, "\n".join(manifest) + "\n")
     report_json = destination / "{}_report.json".format(spec.name)
     report_text = destination / "{}_report.txt".format(spec.name)
     write_json_atomic(report_json, report.as_json())
@@ -204,8 +238,27 @@ def import_clips(
     result = ImportResult(
         spec.name, destination, csvs, report_json, report_text, report.kept_counts(), report.kept_hours(), False, dict(extra or {})
     )
-    CompletionMarker(destination).write(inputs, list(csvs.values()) + [report_json, report_text], result.as_json())
+    outputs = list(csvs.values()) + [report_json, report_text, manifest_path]
+    CompletionMarker(destination).write(inputs, outputs, result.as_json())
     return result
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _sentence_owners(converted: Sequence[Tuple[ClipRecord, str, _Outcome, str]]) -> Dict[str, str]:
+    """For each transcript, the highest-priority split holding it (test, then dev, then train).
+
+    Clips the engine splits by speaker would otherwise share sentences across splits (many
+    Lingua Libre speakers read the same word): such a clip is dropped from the lower split.
+    """
+    owner: Dict[str, str] = {}
+    for split in SENTENCE_PRIORITY:
+        for _record, label, _outcome, clip_split in converted:
+            if clip_split == split:
+                owner.setdefault(label, split)
+    return owner
 
 
 def _run_jobs(jobs: List[_Job], workers: Optional[int], progress: Progress) -> Iterable[_Outcome]:
@@ -244,3 +297,50 @@ def previous_result(destination: Path, inputs: Mapping[str, Any]) -> Optional[Im
 
 
 _RESULT_KEYS = ("corpus", "directory", "csv", "report", "report_text", "clips", "hours", "already_done")
+
+
+def label_rules_digest(pack: LanguagePack) -> str:
+    """Changes when the label rules change, so that a re-import is not mistaken for done."""
+    return sha256_file(pack.folder / "__init__.py")[:16]
+
+
+def import_corpus(
+    spec: CorpusSpec,
+    data_root: DataRoot,
+    pack: LanguagePack,
+    english_compatible: bool,
+    workers: Optional[int],
+    source: Mapping[str, Any],
+    records: Callable[[SourceIssues], Iterable[ClipRecord]],
+    more_inputs: Optional[Mapping[str, Any]] = None,
+    source_key: str = "source",
+) -> ImportResult:
+    """What every corpus module ends with: skip if done from the same inputs, else import.
+
+    ``source`` identifies what was read (archive names, sizes, checksums) and is recorded with the
+    result; ``records`` maps the corpus's layout to clips, reporting bad rows into the issues given.
+    """
+    destination = data_root.corpus_dir(spec.name)
+    inputs = {
+        source_key: dict(source),
+        "english_compatible": english_compatible,
+        "spec": [spec.ms_per_char, spec.max_seconds, spec.min_seconds, spec.max_ms_per_char],
+        "rules": label_rules_digest(pack),
+        "version": __version__,
+    }
+    inputs.update(more_inputs or {})
+    previous = previous_result(destination, inputs)
+    if previous is not None:
+        LOG.info("%s already imported from the same source; nothing to do", spec.name)
+        return previous
+    issues = SourceIssues()
+    return import_clips(
+        spec,
+        records(issues),
+        destination,
+        lambda label: pack.validate_label(label, english_compatible),
+        inputs,
+        issues,
+        workers,
+        extra={source_key: dict(source)},
+    )

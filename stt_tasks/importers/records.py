@@ -19,6 +19,8 @@ class CorpusSpec:
     ms_per_char: int
     max_seconds: float
     min_seconds: float = 0.0
+    #: misalignment rule (CCPMF): a clip with more audio than this per character is dropped; 0 = off
+    max_ms_per_char: int = 0
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,8 @@ class ClipRecord:
 
     ``clip_id`` is the output WAV's path relative to the corpus folder, without extension;
     ``origin`` says where the record came from ("train.tsv line 12") for messages and reports;
-    ``split`` is None when the corpus has no official split (the engine then assigns one).
+    ``split`` is None when the corpus has no official split (the engine then assigns one);
+    ``start``/``end`` (seconds) select a segment of a longer recording (CCPMF), None = whole file.
     """
 
     audio: Path
@@ -36,6 +39,8 @@ class ClipRecord:
     clip_id: str
     origin: str
     split: Optional[str] = None
+    start: Optional[float] = None
+    end: Optional[float] = None
 
 
 @dataclass

@@ -95,12 +95,12 @@ class ImportReport:
             )
         )
         for reason, count in report["dropped"].items():
-            lines.append("  {:<16} {:>8}   e.g. {}".format(reason, count, report["dropped_examples"][reason][0]))
+            lines.append("  {:<24} {:>8}   e.g. {}".format(reason, count, report["dropped_examples"][reason][0]))
         if report["source_issues"]:
             lines.append("")
             lines.append("Problems in the corpus's own files (rows skipped):")
             for reason, count in report["source_issues"].items():
-                lines.append("  {:<16} {:>8}   e.g. {}".format(reason, count, report["source_issue_examples"][reason][0]))
+                lines.append("  {:<24} {:>8}   e.g. {}".format(reason, count, report["source_issue_examples"][reason][0]))
         lines.append("")
         lines.append("Duration of kept clips:")
         for label, count in report["duration_histogram"]:

@@ -1,4 +1,4 @@
-"""Tab-separated corpus metadata read by header name, tolerant of bad rows.
+"""Corpus metadata files (TSVs read by header name, header-less transcript lines), tolerant of bad rows.
 
 Common Voice TSVs change columns between releases (``accent``/``accents``, ``variant``,
 ``sentence_id``, ``sentence_domain``) and are not quoted, so rows are split on TAB only (the csv
@@ -45,3 +45,20 @@ def read_tsv(path: Path, required: Sequence[str], issues: SourceIssues) -> Itera
                 issues.add("malformed_row", "{} ({} fields, {} expected)".format(where, len(fields), len(header)))
                 continue
             yield number, dict(zip(header, fields))
+
+
+def read_lines(path: Path, issues: SourceIssues) -> Iterator[Tuple[int, str]]:
+    """Yield (line number, text) of each non-blank UTF-8 line of a header-less transcript file.
+
+    A line that is not UTF-8 is counted as ``invalid_utf8`` and skipped, never fatal (the
+    original importers crashed on one, or depended on the machine's locale).
+    """
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                issues.add("invalid_utf8", "{} line {}".format(path.name, number))
+                continue
+            if line.strip():
+                yield number, line

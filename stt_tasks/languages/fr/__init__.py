@@ -108,8 +108,20 @@ PACK = LanguagePack(
     export_zip_name="fr-fr",
     common_voice_releases=COMMON_VOICE_RELEASES,
     corpus_parameters={
-        "lingua-libre": {"qid": 21, "iso639_3": "fra", "english_name": "French"},
+        "lingua-libre": {
+            "qid": 21,
+            "iso639_3": "fra",
+            "english_name": "French",
+            "skiplist": "lingua_libre_skiplist.txt",
+        },
+        "trainingspeech": {
+            "release": "ts_2019-04-11_fr_FR",
+            "url": "https://drive.infomaniak.com/app/share/327683/85ec2469-8a64-4a8a-8de0-43e262d32d38/16/download",
+        },
+        "african-accented-french": {},
         "m-ailabs": {"language": "fr_FR", "skipped_books": ["monsieur_lecoq", "les_mysteres_de_paris"]},
+        "mls": {"language": "french"},
+        "ccpmf": {"max_seconds": 4.5},
         "lm": {"iconv_locale": "fr_FR.UTF-8"},
     },
     folder=Path(__file__).parent,

@@ -1,0 +1,182 @@
+"""CCPMF (Ministère de l'Économie conference recordings): long mp3s with timed XML transcripts.
+
+Layout (datasets.md 3.7): a split raw zip (``<archive>.001``...) holding an inner zip, which holds
+``transcriptionsXML_audioMP3_MEFR_CCPMF_2012-2020/<year>/<name>.{xml,mp3}``. Each XML's ``row``
+elements (``timestamp``, ``timedur``, text) are merged into segments of at most the corpus's
+maximum duration and cut from the mp3. Unlike the original, every segment is emitted (the last one
+too), texts are joined with spaces and a segment starts where its first row starts. No speakers
+are named and no split is published: the engine splits by recording.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import shutil
+import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, List, Optional, Sequence, Tuple
+
+from stt_tasks.errors import BadInputError
+from stt_tasks.importers import engine, registry
+from stt_tasks.importers.archives import extract_zip_into, join_parts
+from stt_tasks.importers.records import ClipRecord, CorpusSpec, SourceIssues
+from stt_tasks.languages import LanguagePack
+from stt_tasks.layout import DataRoot
+
+CORPUS = "ccpmf"
+#: MAX_SECS 4.5 (the original's hot-patch; the pack may set another), MIN 0.85 s, 20 ms/char, and at
+#: most 1,400 WAV bytes (43.75 ms) of audio per character.
+SPEC = CorpusSpec(name="ccpmf", ms_per_char=20, max_seconds=4.5, min_seconds=0.85, max_ms_per_char=44)
+#: Rows are contiguous when the next starts where the previous ends, within this relative tolerance.
+RELATIVE_TOLERANCE = 2.5e-4
+ABSOLUTE_TOLERANCE = 0.01
+#: Written as symbols in the transcripts, said as words (the pack's rules spell out €, °, +...).
+_SPOKEN = {"%": " pour cent "}
+
+
+@dataclass(frozen=True)
+class Row:
+    start: float
+    duration: float
+    text: str
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    text: str
+
+
+def unpack_ccpmf(parts: List[Path], scratch: Path) -> None:
+    """Join the parts, extract the outer zip, then the inner zip; keep only the recordings."""
+    joined = scratch / ".joined.zip"
+    join_parts(parts, joined)
+    outer = scratch / ".outer"
+    extract_zip_into(joined, outer)
+    joined.unlink()
+    inner = sorted(outer.rglob("*.zip"))
+    if not inner:
+        raise BadInputError(
+            "{}: no inner zip inside the joined archive; are all parts of the same release there?".format(parts[0])
+        )
+    for nested in inner:
+        extract_zip_into(nested, scratch)
+    shutil.rmtree(str(outer))
+
+
+def read_rows(xml: Path, issues: SourceIssues) -> List[Row]:
+    """The timed rows of one transcript (a malformed row is counted and skipped)."""
+    try:
+        tree = ElementTree.parse(str(xml))
+    except (ElementTree.ParseError, UnicodeDecodeError) as error:
+        issues.add("unreadable_xml", "{}: {}".format(xml.name, error))
+        return []
+    rows = []
+    for number, element in enumerate(tree.getroot().findall("row"), start=1):
+        try:
+            row = Row(float(element.get("timestamp", "")), float(element.get("timedur", "")), " ".join((element.text or "").split()))
+        except ValueError:
+            issues.add("malformed_row", "{} row {}".format(xml.name, number))
+            continue
+        if row.duration > 0 and row.text:
+            rows.append(row)
+    return rows
+
+
+def merge_rows(rows: Sequence[Row], max_seconds: float) -> List[Segment]:
+    """Contiguous rows joined into segments no longer than ``max_seconds`` (every segment emitted)."""
+    segments: List[Segment] = []
+    current: Optional[Segment] = None
+    for row in sorted(rows, key=lambda r: r.start):
+        contiguous = current is not None and math.isclose(
+            row.start, current.end, rel_tol=RELATIVE_TOLERANCE, abs_tol=ABSOLUTE_TOLERANCE
+        )
+        if current is not None and contiguous and row.end - current.start <= max_seconds:
+            current = Segment(current.start, row.end, current.text + " " + row.text)
+            continue
+        if current is not None:
+            segments.append(current)
+        current = Segment(row.start, row.end, row.text)
+    if current is not None:
+        segments.append(current)
+    return segments
+
+
+def _pair_score(xml: Path, mp3: Path) -> int:
+    """Upstream's pairing: same date (first ``_`` token), then the most tokens equal in place."""
+    a, b = xml.stem.split("_"), mp3.stem.split("_")
+    if a[0] != b[0]:
+        return -1
+    return sum(1 for x, y in zip(a, b) if x == y) + (100 if xml.stem == mp3.stem else 0)
+
+
+def pair_recordings(root: Path, issues: SourceIssues) -> List[Tuple[Path, Path]]:
+    """(xml, mp3) pairs one folder level below ``root`` (the year folders)."""
+    xmls = sorted(root.glob("*/*.xml"))
+    mp3s = sorted(root.glob("*/*.mp3"))
+    pairs = []
+    used = set()
+    for xml in xmls:
+        scored = sorted(((_pair_score(xml, mp3), mp3.name, mp3) for mp3 in mp3s if mp3 not in used), reverse=True)
+        if not scored or scored[0][0] < 0:
+            issues.add("xml_without_mp3", xml.relative_to(root).as_posix())
+            continue
+        used.add(scored[0][2])
+        pairs.append((xml, scored[0][2]))
+    for mp3 in mp3s:
+        if mp3 not in used:
+            issues.add("mp3_without_xml", mp3.relative_to(root).as_posix())
+    return pairs
+
+
+def _recordings_root(root: Path) -> Path:
+    for candidate in [root] + sorted(p for p in root.iterdir() if p.is_dir()):
+        if any(candidate.glob("*/*.xml")):
+            return candidate
+    return root
+
+
+def spoken(text: str) -> str:
+    for symbol, words in _SPOKEN.items():
+        text = text.replace(symbol, words)
+    return text
+
+
+def ccpmf_records(root: Path, issues: SourceIssues, max_seconds: float = SPEC.max_seconds) -> Iterator[ClipRecord]:
+    """One record per merged segment of every paired recording."""
+    recordings = _recordings_root(root)
+    for xml, mp3 in pair_recordings(recordings, issues):
+        for number, segment in enumerate(merge_rows(read_rows(xml, issues), max_seconds)):
+            yield ClipRecord(
+                audio=mp3,
+                transcript=spoken(segment.text),
+                speaker=xml.stem,
+                clip_id="{}/{}_{:06d}".format(xml.stem, xml.stem, number),
+                origin="{} segment {} ({:.2f}-{:.2f} s)".format(xml.relative_to(recordings).as_posix(), number, segment.start, segment.end),
+                start=segment.start,
+                end=segment.end,
+            )
+
+
+def prepare_ccpmf(
+    data_root: DataRoot,
+    pack: LanguagePack,
+    english_compatible: bool = False,
+    download: bool = False,
+    workers: Optional[int] = None,
+    mirror: Optional[str] = None,
+) -> engine.ImportResult:
+    """Import CCPMF into ``extracted/data/ccpmf/``; segments are at most the pack's ``max_seconds``."""
+    max_seconds = float(pack.corpus_parameters[CORPUS].get("max_seconds", SPEC.max_seconds))  # type: ignore[arg-type]
+    spec = dataclasses.replace(SPEC, max_seconds=max_seconds)
+    root, source = registry.unpacked(CORPUS, pack, data_root, download, mirror, unpack=unpack_ccpmf)
+    return engine.import_corpus(
+        spec, data_root, pack, english_compatible, workers, source, lambda issues: ccpmf_records(root, issues, max_seconds)
+    )

@@ -1,0 +1,81 @@
+"""TrainingSpeech (``ts_2019-04-11_fr_FR``): a flat zip of WAVs with ``data.csv`` (path,duration,text).
+
+Layout (datasets.md 3.3). The corpus has no speaker column and no official split; fragments are
+named ``<SourceName>_<NNNN>.wav`` after the book chapter they come from, so the engine splits by a
+stable hash of that source: a chapter never straddles train and test.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+from typing import Iterator, Optional
+
+from stt_tasks.errors import BadInputError
+from stt_tasks.importers import engine, registry
+from stt_tasks.importers.records import ClipRecord, CorpusSpec, SourceIssues
+from stt_tasks.languages import LanguagePack
+from stt_tasks.layout import DataRoot
+
+CORPUS = "trainingspeech"
+SPEC = CorpusSpec(name="trainingspeech", ms_per_char=20, max_seconds=15.0)
+COLUMNS = ("path", "duration", "text")
+_FRAGMENT = re.compile(r"^(?P<source>.+)_\d+$")
+#: TrainingSpeech's own clean-up before the label rules: typographic apostrophes are apostrophes.
+_TEXT_FIXES = {"\u2019": "'", "\u00a0": " "}
+
+
+def _data_csv(root: Path) -> Path:
+    found = sorted(root.rglob("data.csv"))
+    if not found:
+        raise BadInputError("{}: no data.csv in the TrainingSpeech archive; download it again.".format(root))
+    return found[0]
+
+
+def trainingspeech_records(root: Path, issues: SourceIssues) -> Iterator[ClipRecord]:
+    """One record per ``data.csv`` row; a row that is not UTF-8 or lacks fields is counted and skipped."""
+    table = _data_csv(root)
+    raw = table.read_bytes()
+    text = raw.decode("utf-8-sig", errors="surrogateescape")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, [])
+    if [c.strip() for c in header[:3]] != list(COLUMNS):
+        raise BadInputError("{} line 1: header {} but path,duration,text was expected.".format(table, header))
+    for row in reader:
+        where = "{} line {}".format(table.name, reader.line_num)
+        if not row or not "".join(row).strip():
+            continue
+        if any("\udc80" <= c <= "\udcff" for field in row for c in field):
+            issues.add("invalid_utf8", where)
+            continue
+        if len(row) != len(COLUMNS) or not row[0].strip():
+            issues.add("malformed_row", "{} ({} fields)".format(where, len(row)))
+            continue
+        name = row[0].strip()
+        stem = name.rsplit(".", 1)[0]
+        match = _FRAGMENT.match(stem)
+        transcript = "".join(_TEXT_FIXES.get(c, c) for c in row[2])
+        yield ClipRecord(
+            audio=table.parent / name,
+            transcript=transcript,
+            speaker=match.group("source") if match else stem,
+            clip_id=stem,
+            origin=where,
+        )
+
+
+def prepare_trainingspeech(
+    data_root: DataRoot,
+    pack: LanguagePack,
+    english_compatible: bool = False,
+    download: bool = False,
+    workers: Optional[int] = None,
+    mirror: Optional[str] = None,
+) -> engine.ImportResult:
+    """Import TrainingSpeech into ``extracted/data/trainingspeech/``."""
+    root, source = registry.unpacked(CORPUS, pack, data_root, download, mirror)
+    return engine.import_corpus(
+        SPEC, data_root, pack, english_compatible, workers, source, lambda issues: trainingspeech_records(root, issues)
+    )
