@@ -32,7 +32,7 @@ def sample_release(tmp_path_factory: pytest.TempPathFactory, fr_pack: LanguagePa
 
 
 @pytest.fixture
-def data_root(tmp_path: Path, sample_release: Dict[str, Any]) -> DataRoot:
+def sample_data_root(tmp_path: Path, sample_release: Dict[str, Any]) -> DataRoot:
     """A fresh data root whose sources/ holds the sample release."""
     root = DataRoot(tmp_path / "data")
     root.create()

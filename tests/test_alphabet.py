@@ -26,12 +26,12 @@ def coqui_labels(text: str):
     return labels
 
 
-def test_alphabet_from_the_sample_corpus(data_root, step, fr_pack):
-    assert step("import", "common-voice", "--data-root", str(data_root.root)).returncode == 0
-    run = step("alphabet", "--data-root", str(data_root.root))
+def test_alphabet_from_the_sample_corpus(sample_data_root, step, fr_pack):
+    assert step("import", "common-voice", "--data-root", str(sample_data_root.root)).returncode == 0
+    run = step("alphabet", "--data-root", str(sample_data_root.root))
     assert run.returncode == 0, run.stderr
     path = Path(run.result["alphabet"])
-    assert path == data_root.models / "alphabet.txt"
+    assert path == sample_data_root.models / "alphabet.txt"
     text = path.read_text(encoding="utf-8")
     labels = coqui_labels(text)
     assert labels[0] == " " and labels[1] == "'"
@@ -42,7 +42,7 @@ def test_alphabet_from_the_sample_corpus(data_root, step, fr_pack):
     assert run.result["labels"] == len(labels)
     assert len(run.result["csv_files"]) == 3
     # idempotent: same transcripts, same bytes, not reported as changed
-    again = step("alphabet", "--data-root", str(data_root.root))
+    again = step("alphabet", "--data-root", str(sample_data_root.root))
     assert again.result["changed"] is False and path.read_text(encoding="utf-8") == text
 
 

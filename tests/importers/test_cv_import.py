@@ -12,7 +12,7 @@ import pytest
 from stt_tasks.errors import EXIT_BAD_INPUT, EXIT_NOTHING_TO_DO
 from stt_tasks.importers.common_voice import prepare_common_voice
 
-from cv_releases import HEADER_7, HEADER_17, make_release, row, tsv
+from tests.importers.cv_releases import HEADER_7, HEADER_17, make_release, row, tsv
 
 
 def read_csv(path: Path):
@@ -20,13 +20,13 @@ def read_csv(path: Path):
         return list(csv.DictReader(handle))
 
 
-def test_sample_corpus_import_through_the_cli(data_root, step):
-    run = step("import", "common-voice", "--data-root", str(data_root.root))
+def test_sample_corpus_import_through_the_cli(sample_data_root, step):
+    run = step("import", "common-voice", "--data-root", str(sample_data_root.root))
     assert run.returncode == 0, run.stderr
     result = run.result
     assert result["clips"] == {"train": 96, "dev": 16, "test": 16}
     assert result["release"]["sha256_known"] is False
-    corpus = data_root.data / "cv-fr"
+    corpus = sample_data_root.data / "cv-fr"
     for split in ("train", "dev", "test"):
         assert Path(result["csv"][split]) == corpus / "cv-fr_{}.csv".format(split)
     report = __import__("json").loads(Path(result["report"]).read_text())
@@ -48,22 +48,22 @@ def test_sample_corpus_import_through_the_cli(data_root, step):
         assert clip.getnframes() > 16000 * 0.5
     assert {r["transcript"] for r in rows} >= {"le chat dort sur le canapé", "il fait beau aujourd'hui"}
     # the source tree is never written into
-    assert not list(data_root.releases.rglob("*.wav"))
+    assert not list(sample_data_root.releases.rglob("*.wav"))
 
 
-def test_second_run_changes_nothing(data_root, fr_pack):
-    first = prepare_common_voice(data_root, fr_pack, workers=2)
-    outputs = sorted(p for p in (data_root.data / "cv-fr").rglob("*") if p.is_file())
+def test_second_run_changes_nothing(sample_data_root, fr_pack):
+    first = prepare_common_voice(sample_data_root, fr_pack, workers=2)
+    outputs = sorted(p for p in (sample_data_root.data / "cv-fr").rglob("*") if p.is_file())
     before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in outputs}
-    second = prepare_common_voice(data_root, fr_pack, workers=2)
+    second = prepare_common_voice(sample_data_root, fr_pack, workers=2)
     assert second.skipped and not first.skipped
     assert second.clips == first.clips
     assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in outputs} == before
 
 
-def test_changed_parameters_reimport(data_root, fr_pack):
-    prepare_common_voice(data_root, fr_pack, workers=2)
-    english = prepare_common_voice(data_root, fr_pack, english_compatible=True, workers=2)
+def test_changed_parameters_reimport(sample_data_root, fr_pack):
+    prepare_common_voice(sample_data_root, fr_pack, workers=2)
+    english = prepare_common_voice(sample_data_root, fr_pack, english_compatible=True, workers=2)
     assert not english.skipped
     transcripts = {r["transcript"] for r in read_csv(english.csvs["train"])}
     assert "le chat dort sur le canape" in transcripts
@@ -197,11 +197,11 @@ def test_truncated_tarball_is_a_clear_error(tmp_path, clip_payloads, step):
     assert archive.name in run.stderr and "truncated" in run.stderr
 
 
-def test_extracted_release_folder_is_accepted(tmp_path, data_root, fr_pack, sample_release):
+def test_extracted_release_folder_is_accepted(tmp_path, sample_data_root, fr_pack, sample_release):
     with tarfile.open(sample_release["archive"]) as tar:
         tar.extractall(str(tmp_path / "unpacked"))
     folder = next((tmp_path / "unpacked").iterdir())
-    result = prepare_common_voice(data_root, fr_pack, release=str(folder), workers=2)
+    result = prepare_common_voice(sample_data_root, fr_pack, release=str(folder), workers=2)
     assert result.clips == {"train": 96, "dev": 16, "test": 16}
     assert result.extra["release"]["release"] == folder.name
 

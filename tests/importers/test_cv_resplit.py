@@ -54,17 +54,17 @@ def test_evaluation_set_size():
     assert evaluation_set_size(0) == 0
 
 
-def test_import_with_duplicate_sentence_count(data_root, fr_pack, step):
-    run = step("import", "common-voice", "--data-root", str(data_root.root), "--duplicate-sentence-count", "4")
+def test_import_with_duplicate_sentence_count(sample_data_root, fr_pack, step):
+    run = step("import", "common-voice", "--data-root", str(sample_data_root.root), "--duplicate-sentence-count", "4")
     assert run.returncode == 0, run.stderr
     clips = run.result["clips"]
     assert all(clips[s] > 0 for s in ("train", "dev", "test"))
-    resplit_dir = data_root.data / "cv-fr" / "resplit"
+    resplit_dir = sample_data_root.data / "cv-fr" / "resplit"
     frames = {s: pd.read_csv(resplit_dir / "{}.tsv".format(s), sep="\t") for s in ("train", "dev", "test")}
     for a, b in itertools.combinations(frames, 2):
         assert not set(frames[a]["client_id"]) & set(frames[b]["client_id"])
         assert not set(frames[a]["sentence"]) & set(frames[b]["sentence"])
     assert max(f.groupby("sentence").size().max() for f in frames.values()) <= 4
     # the official split is the default, and switching back re-imports
-    official = prepare_common_voice(data_root, fr_pack, workers=2)
+    official = prepare_common_voice(sample_data_root, fr_pack, workers=2)
     assert official.clips == {"train": 96, "dev": 16, "test": 16} and not official.skipped

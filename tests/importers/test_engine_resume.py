@@ -11,25 +11,25 @@ from pathlib import Path
 
 from stt_tasks.importers.engine import csv_text, speaker_split
 
-from conftest import REPO
+from tests.conftest import REPO
 
 
 def snapshot(directory: Path):
     return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
-def test_killed_import_resumes_to_identical_outputs(tmp_path, data_root, step, sample_release):
+def test_killed_import_resumes_to_identical_outputs(tmp_path, sample_data_root, step, sample_release):
     reference_root = tmp_path / "reference"
     (reference_root / "sources").mkdir(parents=True)
     archive = Path(sample_release["archive"])
-    os.link(str(data_root.sources / archive.name), str(reference_root / "sources" / archive.name))
+    os.link(str(sample_data_root.sources / archive.name), str(reference_root / "sources" / archive.name))
     reference = step("import", "common-voice", "--data-root", str(reference_root), "--workers", "2")
     assert reference.returncode == 0, reference.stderr
 
     # Extract first, so that the kill lands in the conversion phase.
-    clips_dir = data_root.data / "cv-fr" / "clips"
+    clips_dir = sample_data_root.data / "cv-fr" / "clips"
     process = subprocess.Popen(
-        [sys.executable, "-m", "stt_tasks", "import", "common-voice", "--data-root", str(data_root.root), "--workers", "1"],
+        [sys.executable, "-m", "stt_tasks", "import", "common-voice", "--data-root", str(sample_data_root.root), "--workers", "1"],
         cwd=str(REPO),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -43,12 +43,12 @@ def test_killed_import_resumes_to_identical_outputs(tmp_path, data_root, step, s
     process.communicate()
     converted = len(list(clips_dir.glob("*.wav")))
     assert 10 <= converted < 128, "the kill must land mid-import ({} clips converted)".format(converted)
-    assert not (data_root.data / "cv-fr" / "cv-fr_train.csv").exists()
+    assert not (sample_data_root.data / "cv-fr" / "cv-fr_train.csv").exists()
 
-    resumed = step("import", "common-voice", "--data-root", str(data_root.root), "--workers", "2")
+    resumed = step("import", "common-voice", "--data-root", str(sample_data_root.root), "--workers", "2")
     assert resumed.returncode == 0, resumed.stderr
-    assert snapshot(data_root.data / "cv-fr") .keys() == snapshot(reference_root / "extracted" / "data" / "cv-fr").keys()
-    ours = snapshot(data_root.data / "cv-fr")
+    assert snapshot(sample_data_root.data / "cv-fr") .keys() == snapshot(reference_root / "extracted" / "data" / "cv-fr").keys()
+    ours = snapshot(sample_data_root.data / "cv-fr")
     theirs = snapshot(reference_root / "extracted" / "data" / "cv-fr")
     different = [name for name in ours if ours[name] != theirs[name] and name != ".completed.json"]
     assert different == []
