@@ -16,7 +16,7 @@ demo: $(if $(LOCAL_BASES),images-ci,images)
 	$(if $(LOCAL_BASES),POSTGRES_IMAGE=local/postgres-ci) $(PYTHON) scripts/demo.py $(DEMO_ARGS)
 
 demo-down:
-	$(COMPOSE) -p stt -f docker-compose.yml down
+	$(COMPOSE) -p stt -f docker-compose.yml -f docker-compose.ui.yml down
 
 # The steps alone on this machine, without Docker or Airflow (sample corpus, import, leakage, alphabet).
 steps-demo:

@@ -74,6 +74,8 @@ def compose_command() -> List[str]:
     bridge = subprocess.run(["docker", "network", "inspect", "bridge"], capture_output=True)
     if bridge.returncode != 0:  # dockerd --bridge=none: share the host's network, listen on 127.0.0.1
         files += ["-f", "docker-compose.host-network.yml"]
+    else:
+        files += ["-f", "docker-compose.ui.yml"]
     binary = ["docker-compose"] if shutil.which("docker-compose") else ["docker", "compose"]
     return binary + ["-p", "stt"] + files
 
