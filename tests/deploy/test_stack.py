@@ -1,0 +1,163 @@
+"""The docker-compose stack for real: up, a run through the REST API, reliability, down.
+
+Uses the host-network override (this machine's Docker has no bridge network) and a project name of
+its own, so it never touches a demo stack's volumes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+API = "http://127.0.0.1:8080"
+CPU_IMAGE = os.environ.get("STT_CPU_IMAGE", "stt-tasks-cpu")
+IMAGES = ["stt-airflow", "stt-docker-proxy", CPU_IMAGE, os.environ.get("POSTGRES_IMAGE", "local/postgres-ci")]
+
+
+def _images_present() -> bool:
+    if shutil.which("docker") is None or shutil.which("docker-compose") is None:
+        return False
+    return all(subprocess.run(["docker", "image", "inspect", i], capture_output=True).returncode == 0 for i in IMAGES)
+
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not _images_present() and not os.environ.get("CI"), reason="needs make images-ci"),
+]
+
+
+class Stack:
+    def __init__(self, data_dir: Path) -> None:
+        self.password = secrets.token_urlsafe(12)
+        self.env = dict(
+            os.environ,
+            STT_DATA_DIR=str(data_dir),
+            POSTGRES_PASSWORD=secrets.token_urlsafe(12),
+            AIRFLOW_JWT_SECRET=secrets.token_urlsafe(32),
+            AIRFLOW_ADMIN_PASSWORD=self.password,
+            POSTGRES_IMAGE=IMAGES[-1],
+            STT_CPU_IMAGE=CPU_IMAGE,
+            STT_RETRY_DELAY_SECONDS="0",
+            AIRFLOW_TASK_HEARTBEAT_TIMEOUT="45",
+            STT_DB_HOST="127.0.0.1",
+            STT_API_HOST="127.0.0.1",
+            STT_PROXY_HOST="127.0.0.1",
+            STT_PROXY_BIND="127.0.0.1:2375",
+            STT_DB_LISTEN="127.0.0.1",
+        )
+        self.compose = ["docker-compose", "-p", "stttest", "-f", "docker-compose.yml", "-f", "docker-compose.host-network.yml"]
+        self.token: Optional[str] = None
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(self.compose + list(args), env=self.env, cwd=str(REPO), capture_output=True, text=True,
+                              check=check, timeout=600)
+
+    def request(self, method: str, path: str, body: Optional[Dict[str, Any]] = None) -> Any:
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = "Bearer " + self.token
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(API + path, data=data, method=method, headers=headers)
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return json.loads(response.read().decode() or "null")
+
+    def wait_healthy(self, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                health = self.request("GET", "/api/v2/monitor/health")
+                if health["scheduler"]["status"] == "healthy" and health["dag_processor"]["status"] == "healthy":
+                    return
+            except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError):
+                pass
+            time.sleep(2)
+        raise AssertionError("stack not healthy:\n" + self.run("logs", "--tail", "50", check=False).stdout[-5000:])
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    data = tmp_path_factory.mktemp("stack") / "data"
+    data.mkdir()
+    os.chmod(str(data), 0o777)
+    subprocess.run(["docker", "run", "--rm", "--network", "none", "-v", "{}:/mnt".format(data), CPU_IMAGE,
+                    "sample-corpus", "--dest", "/mnt/sources"], check=True, capture_output=True)
+    stack = Stack(data)
+    stack.run("down", "-v", check=False)
+    started = time.monotonic()
+    stack.run("up", "-d")
+    stack.wait_healthy()
+    print("\nstack up and healthy in {:.0f} s".format(time.monotonic() - started))
+    stack.token = stack.request("POST", "/auth/token", {"username": "admin", "password": stack.password})["access_token"]
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            stack.request("PATCH", "/api/v2/dags/stt_fr_training", {"is_paused": False})
+            break
+        except urllib.error.HTTPError as error:
+            assert error.code == 404 and time.monotonic() < deadline, error
+            time.sleep(3)
+    stack.data = data
+    yield stack
+    stack.run("down", "-v", check=False)
+
+
+def test_admin_admin_is_refused(stack):
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(urllib.request.Request(
+            API + "/auth/token", data=json.dumps({"username": "admin", "password": "admin"}).encode(),
+            method="POST", headers={"Content-Type": "application/json"}), timeout=30)
+    assert refused.value.code in (401, 403)
+
+
+def test_invalid_parameter_is_refused_at_trigger_time(stack):
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        stack.request("POST", "/api/v2/dags/stt_fr_training/dagRuns", {"logical_date": None, "conf": {"epochs": 0}})
+    message = refused.value.read().decode()
+    assert refused.value.code == 400 and "epochs" in message
+
+
+def test_run_survives_a_scheduler_restart_and_reports_the_corrupt_clip(stack):
+    conf = {"corpora": ["common-voice"], "stop_after": "alphabet"}
+    run = stack.request("POST", "/api/v2/dags/stt_fr_training/dagRuns", {"logical_date": None, "conf": conf})
+    run_id = run["dag_run_id"]
+    time.sleep(3)
+    stack.run("restart", "scheduler")  # mid-run: tasks are queued or running
+    state = run["state"]
+    deadline = time.monotonic() + 900
+    while state not in ("success", "failed") and time.monotonic() < deadline:
+        time.sleep(5)
+        state = stack.request("GET", "/api/v2/dags/stt_fr_training/dagRuns/{}".format(run_id))["state"]
+    assert state == "success", stack.run("logs", "--tail", "80", "scheduler", check=False).stdout[-5000:]
+    report = json.loads((stack.data / "extracted" / "data" / "cv-fr" / "cv-fr_report.json").read_text())
+    assert report["dropped"].get("undecodable") == 1  # the sample corpus's corrupt mp3: reported, not fatal
+    assert (stack.data / "models" / "alphabet.txt").is_file()
+    xcom = stack.request(
+        "GET", "/api/v2/dags/stt_fr_training/dagRuns/{}/taskInstances/alphabet/xcomEntries/return_value".format(run_id)
+    )["value"]
+    xcom = json.loads(xcom) if isinstance(xcom, str) else xcom
+    assert xcom["alphabet"] == "/mnt/models/alphabet.txt"
+
+
+def test_reports_view_is_served_by_the_api_server(stack):
+    with urllib.request.urlopen(API + "/stt-reports/", timeout=30) as response:
+        assert response.status == 200 and "STT reports" in response.read().decode()
+
+
+def test_task_containers_have_no_docker_socket(stack):
+    inspected = subprocess.run(["docker", "ps", "-a", "--filter", "name=stt-stt_fr_training", "--format", "{{.ID}}"],
+                               capture_output=True, text=True).stdout.split()
+    for container in inspected:
+        mounts = subprocess.run(["docker", "inspect", "--format", "{{json .Mounts}}", container],
+                                capture_output=True, text=True).stdout
+        assert "docker.sock" not in mounts
