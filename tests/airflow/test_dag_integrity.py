@@ -8,7 +8,7 @@ import pytest
 
 from stt_tasks.parameters import PARAMETERS
 
-PIPELINE = ["alphabet", "lm", "train", "test", "optimize_lm", "export", "package", "report"]
+PIPELINE = ["leakage", "alphabet", "lm", "train", "test", "optimize_lm", "export", "package", "report"]
 IMPORTERS = [
     "importers.common_voice",
     "importers.lingua_libre",
@@ -33,13 +33,13 @@ def test_training_dag_shape(dagbag):
     for importer in IMPORTERS:
         # parallel: each importer hangs between preflight and alphabet only
         assert tasks[importer].upstream_task_ids == {"preflight"}
-        assert tasks[importer].downstream_task_ids == {"alphabet"}
+        assert tasks[importer].downstream_task_ids == {"leakage"}
         assert tasks[importer].task_group.group_id == "importers"
-    assert tasks["alphabet"].upstream_task_ids == set(IMPORTERS)
+    assert tasks["leakage"].upstream_task_ids == set(IMPORTERS)
     for before, after in zip(PIPELINE, PIPELINE[1:]):
         assert tasks[after].upstream_task_ids == {before}
     assert dag.max_active_runs == 1
-    assert tasks["alphabet"].trigger_rule == "none_failed_min_one_success"  # absent corpora are skipped
+    assert tasks["leakage"].trigger_rule == "none_failed_min_one_success"  # absent corpora are skipped
     assert tasks["train"].retries >= 1 and tasks["train"].execution_timeout.days >= 1
 
 
