@@ -39,6 +39,7 @@ class LabelRules:
     strip_other_diacritics: bool = True
     _spelled: Optional[Pattern[str]] = field(default=None, compare=False, repr=False)
     _table: Dict[int, Optional[str]] = field(default_factory=dict, compare=False, repr=False)
+    _outside: Optional[Pattern[str]] = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         keys = sorted(self.spelled_out, key=len, reverse=True)
@@ -48,6 +49,10 @@ class LabelRules:
         table.update({ord(k): v for k, v in self.transliterated.items()})
         object.__setattr__(self, "_spelled", spelled)
         object.__setattr__(self, "_table", table)
+        # One regex search finds a character outside ``allowed``: most labels have none, so the
+        # per-character work below is skipped (it dominates when normalising LM text).
+        outside = re.compile("[^{}]".format("".join(re.escape(c) for c in sorted(self.allowed))))
+        object.__setattr__(self, "_outside", outside)
 
     def validate(self, label: str) -> Optional[str]:
         """The normalised label, or None when the clip must be dropped."""
@@ -58,10 +63,11 @@ class LabelRules:
         if self._spelled is not None:
             text = self._spelled.sub(lambda m: " {} ".format(self.spelled_out[m.group(0)]), text)
         text = text.translate(self._table)
-        if self.strip_other_diacritics:
+        assert self._outside is not None
+        if self.strip_other_diacritics and self._outside.search(text):
             text = "".join(self._strip_diacritics(c) for c in text)
         text = _SPACES.sub(" ", text).strip()
-        if not text or any(c not in self.allowed for c in text):
+        if not text or self._outside.search(text):
             return None
         return text
 

@@ -1,0 +1,359 @@
+"""Coqui STT scorer packages, written without Coqui's native ``generate_scorer_package``.
+
+A package is the KenLM binary (built with ``-v``: no vocabulary strings) followed by a small
+header and the decoder's dictionary, an OpenFST ``ConstFst`` accepting every vocabulary word as a
+sequence of alphabet labels. Coqui builds that FST with OpenFST (trie, RmEpsilon, Determinize,
+Minimize) and the decoder walks it while decoding, so the bytes must be what OpenFST would write:
+this module reproduces the same states, numbering and arc order. The proof is a test that rebuilds
+upstream's ``pruned_lm.scorer`` byte for byte.
+
+Facts this relies on (coqui-ai/STT 1.4.0 ``scorer.cpp``, ``decoder_utils.cpp``, vendored OpenFST
+1.6.7): the dictionary of a vocabulary is its prefix trie; determinisation numbers the trie's
+states breadth first with arcs in label order; acyclic minimisation (Revuz) merges states of equal
+height and equal right language, keeping per class the state OpenFST's ``Partition`` lists first;
+the merged automaton keeps its states in the order of those survivors.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from stt_tasks.errors import BadInputError
+from stt_tasks.fsio import atomic_output
+
+#: ``int32 'TRIE'`` as the C++ multi-character literal is stored on little-endian machines.
+SCORER_MAGIC = 0x54524945
+SCORER_VERSION = 6
+FST_MAGIC = 2125659606
+FST_ALIGNMENT = 16
+#: ConstFst header ``version`` 1 is the aligned layout; flag 4 (``kIsAligned``) says so too.
+CONST_FST_VERSION = 1
+FST_FLAG_ALIGNED = 4
+KENLM_MAGIC = b"mmap lm http://kheafield.com/code"
+#: Offset of ``has_vocabulary`` in KenLM's binary header (after the magic and sanity block).
+KENLM_HAS_VOCABULARY_OFFSET = 100
+SPECIAL_TOKENS = (b"<s>", b"</s>", b"<unk>")
+TROPICAL_ZERO = float("inf")
+
+# OpenFST property bits (fst/properties.h). Everything a vocabulary dictionary has in common; only
+# "top sorted" and "string" (a one-word vocabulary) depend on the words.
+_EXPANDED = 0x1
+_ACCEPTOR = 0x10000
+_I_DETERMINISTIC = 0x40000
+_O_DETERMINISTIC = 0x100000
+_NO_EPSILONS = 0x800000
+_NO_I_EPSILONS = 0x2000000
+_NO_O_EPSILONS = 0x8000000
+_I_LABEL_SORTED = 0x10000000
+_O_LABEL_SORTED = 0x40000000
+_UNWEIGHTED = 0x200000000
+_ACYCLIC = 0x800000000
+_INITIAL_ACYCLIC = 0x2000000000
+_TOP_SORTED = 0x4000000000
+_NOT_TOP_SORTED = 0x8000000000
+_ACCESSIBLE = 0x10000000000
+_CO_ACCESSIBLE = 0x40000000000
+_STRING = 0x100000000000
+_NOT_STRING = 0x200000000000
+_UNWEIGHTED_CYCLES = 0x800000000000
+_DICTIONARY_PROPERTIES = (
+    _EXPANDED
+    | _ACCEPTOR
+    | _I_DETERMINISTIC
+    | _O_DETERMINISTIC
+    | _NO_EPSILONS
+    | _NO_I_EPSILONS
+    | _NO_O_EPSILONS
+    | _I_LABEL_SORTED
+    | _O_LABEL_SORTED
+    | _UNWEIGHTED
+    | _ACYCLIC
+    | _INITIAL_ACYCLIC
+    | _ACCESSIBLE
+    | _CO_ACCESSIBLE
+    | _UNWEIGHTED_CYCLES
+)
+
+# The native tool reads the vocabulary with ``operator>>``: words are separated by C whitespace.
+_C_WHITESPACE = re.compile(rb"[ \t\n\v\f\r]+")
+
+
+def float32(value: float) -> float:
+    """``value`` rounded to float32, as the native tool parses ``--default_alpha/beta``."""
+    return struct.unpack("<f", struct.pack("<f", value))[0]
+
+
+@dataclass(frozen=True)
+class Alphabet:
+    """Coqui's character alphabet: label index of each UTF-8 character, and the space label."""
+
+    labels: Tuple[bytes, ...]
+
+    @classmethod
+    def read(cls, path: Path) -> "Alphabet":
+        """Parse an ``alphabet.txt`` as Coqui does (``#`` comments, ``\\#`` escape, empty lines skipped)."""
+        try:
+            text = path.read_bytes()
+        except OSError as error:
+            raise BadInputError("{}: cannot read the alphabet ({}). Run the alphabet step.".format(path, error))
+        labels = []
+        for line in re.split(rb"\r\n|\r|\n", text):
+            if not line or line.startswith(b"#"):
+                continue
+            labels.append(b"#" if line == b"\\#" else line)
+        if b" " not in labels:
+            raise BadInputError(
+                "{}: no space label (a line holding one space). Regenerate it with the alphabet step.".format(path)
+            )
+        return cls(tuple(labels))
+
+    @property
+    def space_label(self) -> int:
+        return self.labels.index(b" ")
+
+    def fst_labels(self) -> Dict[bytes, int]:
+        """FST label of each character: its index + 1 (label 0 is epsilon)."""
+        return {label: index + 1 for index, label in enumerate(self.labels)}
+
+
+def _codepoints(word: bytes) -> List[bytes]:
+    """Split UTF-8 bytes at code point boundaries (a byte not of the form 10xxxxxx starts one)."""
+    starts = [i for i, byte in enumerate(word) if byte & 0xC0 != 0x80]
+    if not starts or starts[0] != 0:
+        starts.insert(0, 0)
+    return [word[a:b] for a, b in zip(starts, starts[1:] + [len(word)])]
+
+
+def read_vocabulary(path: Path) -> List[bytes]:
+    """Unique whitespace-separated words of a vocabulary file, in first-seen order."""
+    try:
+        words = _C_WHITESPACE.split(path.read_bytes())
+    except OSError as error:
+        raise BadInputError("{}: cannot read the vocabulary ({}). Re-run the lm step.".format(path, error))
+    return list(dict.fromkeys(w for w in words if w))
+
+
+def looks_utf8_mode(words: Iterable[bytes]) -> bool:
+    """Bytes output mode is inferred when every word is at most one code point (as upstream)."""
+    return all(len(_codepoints(w)) <= 1 for w in words)
+
+
+def word_labels(words: Iterable[bytes], alphabet: Optional[Alphabet], utf8_mode: bool) -> List[Tuple[int, ...]]:
+    """Label sequences of the words the dictionary holds; words outside the alphabet are skipped.
+
+    Character mode ends every word with the space label; bytes mode uses the bytes themselves.
+    """
+    sequences = []
+    if utf8_mode:
+        for word in words:
+            if word not in SPECIAL_TOKENS and b"\0" not in word:
+                sequences.append(tuple(word))
+        return sequences
+    assert alphabet is not None
+    char_labels = alphabet.fst_labels()
+    end = alphabet.space_label + 1
+    for word in words:
+        if word in SPECIAL_TOKENS:
+            continue
+        labels = [char_labels.get(c) for c in _codepoints(word)]
+        if None not in labels:
+            sequences.append(tuple(labels) + (end,))  # type: ignore[arg-type]
+    return sequences
+
+
+@dataclass
+class Dictionary:
+    """A minimal acyclic acceptor: per state, whether it is final and its (label, next) arcs."""
+
+    final: List[bool]
+    arcs: List[List[Tuple[int, int]]]
+
+    @property
+    def num_arcs(self) -> int:
+        return sum(len(a) for a in self.arcs)
+
+    def properties(self, words: int) -> int:
+        top_sorted = all(target > state for state, arcs in enumerate(self.arcs) for _, target in arcs)
+        return (
+            _DICTIONARY_PROPERTIES
+            | (_TOP_SORTED if top_sorted else _NOT_TOP_SORTED)
+            | (_STRING if words == 1 else _NOT_STRING)
+        )
+
+
+def build_dictionary(sequences: Sequence[Tuple[int, ...]]) -> Dictionary:
+    """The dictionary FST OpenFST makes from these label sequences (see the module docstring)."""
+    # Prefix trie, nodes in insertion order.
+    children: List[Dict[int, int]] = [{}]
+    final = [False]
+    for sequence in sequences:
+        node = 0
+        for label in sequence:
+            child = children[node].get(label)
+            if child is None:
+                child = len(children)
+                children[node][label] = child
+                children.append({})
+                final.append(False)
+            node = child
+        final[node] = True
+
+    # Determinisation's numbering: breadth first, arcs in label order.
+    order = [0]
+    for node in order:
+        order.extend(children[node][label] for label in sorted(children[node]))
+    bfs_id = [0] * len(order)
+    for position, node in enumerate(order):
+        bfs_id[node] = position
+    det_final = [final[node] for node in order]
+    det_arcs = [[(label, bfs_id[children[node][label]]) for label in sorted(children[node])] for node in order]
+    del children, final, order, bfs_id
+
+    # Height = longest path to a state without arcs; children always have larger ids than parents.
+    height = [0] * len(det_arcs)
+    for state in range(len(det_arcs) - 1, -1, -1):
+        arcs = det_arcs[state]
+        if arcs:
+            height[state] = 1 + max(height[target] for _, target in arcs)
+    by_height: List[List[int]] = [[] for _ in range(max(height) + 1)]
+    for state in range(len(det_arcs) - 1, -1, -1):  # OpenFST's Partition lists a class newest first
+        by_height[height[state]].append(state)
+
+    # Revuz minimisation, one height at a time from the leaves up. The group of the class's first
+    # listed state keeps it (the highest id); every other group is re-listed by moves that prepend,
+    # so its first state, hence its survivor, is its lowest id.
+    survivor = list(range(len(det_arcs)))
+    for states in by_height:
+        groups: Dict[Tuple[bool, Tuple[Tuple[int, int], ...]], List[int]] = {}
+        for state in states:
+            signature = (det_final[state], tuple((label, survivor[t]) for label, t in det_arcs[state]))
+            groups.setdefault(signature, []).append(state)
+        first = True
+        for members in groups.values():
+            keeper = members[0] if first else members[-1]
+            first = False
+            for state in members:
+                survivor[state] = keeper
+
+    kept = sorted(set(survivor))
+    new_id = {state: index for index, state in enumerate(kept)}
+    return Dictionary(
+        final=[det_final[s] for s in kept],
+        arcs=[[(label, new_id[survivor[t]]) for label, t in det_arcs[s]] for s in kept],
+    )
+
+
+def _fst_string(text: str) -> bytes:
+    raw = text.encode("ascii")
+    return struct.pack("<i", len(raw)) + raw
+
+
+def _pad(handle: BinaryIO) -> None:
+    """NUL bytes up to the next multiple of 16 of the *absolute* file offset, as OpenFST aligns."""
+    remainder = handle.tell() % FST_ALIGNMENT
+    if remainder:
+        handle.write(b"\0" * (FST_ALIGNMENT - remainder))
+
+
+def write_const_fst(handle: BinaryIO, dictionary: Dictionary, properties: int) -> None:
+    """Write ``dictionary`` as an aligned OpenFST ``ConstFst<StdArc>`` at the handle's position."""
+    handle.write(struct.pack("<i", FST_MAGIC))
+    handle.write(_fst_string("const") + _fst_string("standard"))
+    handle.write(struct.pack("<iiQqqq", CONST_FST_VERSION, FST_FLAG_ALIGNED, properties, 0, len(dictionary.final),
+                             dictionary.num_arcs))
+    _pad(handle)
+    state = struct.Struct("<fIIII")
+    position = 0
+    chunk = bytearray()
+    for is_final, arcs in zip(dictionary.final, dictionary.arcs):
+        chunk += state.pack(0.0 if is_final else TROPICAL_ZERO, position, len(arcs), 0, 0)
+        position += len(arcs)
+    handle.write(chunk)
+    _pad(handle)
+    arc = struct.Struct("<iifi")
+    chunk = bytearray()
+    for arcs in dictionary.arcs:
+        for label, target in arcs:
+            chunk += arc.pack(label, label, 0.0, target)
+    handle.write(chunk)
+
+
+def check_kenlm_binary(path: Path) -> None:
+    """Refuse what the decoder cannot use: not a KenLM binary, or one that stores its vocabulary."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(KENLM_HAS_VOCABULARY_OFFSET + 1)
+    except OSError as error:
+        raise BadInputError("{}: cannot read the KenLM binary ({}). Re-run the lm step.".format(path, error))
+    if not header.startswith(KENLM_MAGIC) or len(header) <= KENLM_HAS_VOCABULARY_OFFSET:
+        raise BadInputError("{}: not a KenLM binary. Build it with build_binary (re-run the lm step).".format(path))
+    if header[KENLM_HAS_VOCABULARY_OFFSET] != 0:
+        raise BadInputError(
+            "{}: this KenLM binary stores its vocabulary; the scorer needs one built with "
+            "`build_binary -v trie` (re-run the lm step).".format(path)
+        )
+
+
+@dataclass(frozen=True)
+class ScorerPackage:
+    """What a written package holds, for the step's report."""
+
+    path: Path
+    words: int
+    skipped_words: int
+    states: int
+    arcs: int
+    utf8_mode: bool
+    alpha: float
+    beta: float
+
+
+def write_scorer(
+    lm_binary: Path,
+    vocabulary: Path,
+    alphabet: Optional[Path],
+    package: Path,
+    alpha: float,
+    beta: float,
+    utf8_mode: Optional[bool] = None,
+) -> ScorerPackage:
+    """Write ``package`` (atomically) from a KenLM binary, a vocabulary and an alphabet.
+
+    ``utf8_mode`` None infers bytes mode from the vocabulary as upstream does; character mode
+    needs ``alphabet``.
+    """
+    check_kenlm_binary(lm_binary)
+    words = read_vocabulary(vocabulary)
+    if utf8_mode is None:
+        utf8_mode = looks_utf8_mode(words)
+    if not utf8_mode and alphabet is None:
+        raise BadInputError("{}: character-mode scorer needs an alphabet; run the alphabet step.".format(vocabulary))
+    sequences = word_labels(words, Alphabet.read(alphabet) if alphabet else None, utf8_mode)
+    if not sequences:
+        raise BadInputError(
+            "{}: no vocabulary word can be written with the alphabet {}. Check that both come from the "
+            "same language and label rules.".format(vocabulary, alphabet)
+        )
+    dictionary = build_dictionary(sequences)
+    alpha32, beta32 = float32(alpha), float32(beta)
+    with atomic_output(package, "wb") as handle:
+        with open(lm_binary, "rb") as source:
+            shutil.copyfileobj(source, handle, 1 << 20)
+        handle.write(struct.pack("<ii?dd", SCORER_MAGIC, SCORER_VERSION, utf8_mode, alpha32, beta32))
+        write_const_fst(handle, dictionary, dictionary.properties(len(sequences)))
+    specials = sum(1 for w in words if w in SPECIAL_TOKENS)
+    return ScorerPackage(
+        path=package,
+        words=len(sequences),
+        skipped_words=len(words) - specials - len(sequences),
+        states=len(dictionary.final),
+        arcs=dictionary.num_arcs,
+        utf8_mode=utf8_mode,
+        alpha=alpha32,
+        beta=beta32,
+    )
