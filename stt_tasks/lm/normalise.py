@@ -1,7 +1,7 @@
 """LM text normalisation: the transcripts' label rules applied to every line, on every core.
 
 The scorer's vocabulary must be spelt as the transcripts are (same alphabet, same lower case, same
-spelled-out symbols), so each line goes through the language pack's ``validate_label``; a line the
+spelled-out symbols), so each line goes through the language pack's label rules; a line the
 rules reject is dropped whole, as a transcript would be. KenLM's reserved tokens are removed first.
 Unlike the original pipeline, a line equal to a dev or test transcript is dropped by default, so
 the LM never scores test sentences it was trained on.
@@ -82,10 +82,9 @@ def normalise_block(
     """Normalised lines of a block of raw text (joined, each ending with a newline) and counts."""
     stats = NormaliseStats()
     kept: List[str] = []
-    text = block.decode("utf-8", errors="replace")
-    for line in text.splitlines():
-        stats.lines += 1
-        label = pack.validate_label(_RESERVED.sub(" ", line), english_compatible)
+    lines = _RESERVED.sub(" ", block.decode("utf-8", errors="replace")).splitlines()
+    stats.lines = len(lines)
+    for label in pack.validate_labels(lines, english_compatible):
         if label is None:
             stats.rejected += 1
         elif label in excluded:

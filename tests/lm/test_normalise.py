@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import random
+import unicodedata
 from pathlib import Path
+from typing import Optional
 
 from stt_tasks.languages import LanguagePack
 from stt_tasks.layout import DataRoot
@@ -51,3 +54,43 @@ def test_top_words_most_frequent_first() -> None:
 def test_no_evaluation_csvs(tmp_path: Path, pack: LanguagePack) -> None:
     evaluation = evaluation_transcripts(tmp_path, pack, False)
     assert evaluation.dev == () and evaluation.excluded == frozenset()
+
+
+def reference_validate(pack: LanguagePack, label: str) -> Optional[str]:
+    """The label rules one label at a time, step by step as datasets.md section 4 states them."""
+    rules = pack.rules
+    text = unicodedata.normalize("NFKC", label)
+    if rules.reject.search(text):
+        return None
+    text = text.strip().lower()
+    for key in sorted(rules.spelled_out, key=len, reverse=True):
+        text = text.replace(key, " {} ".format(rules.spelled_out[key]))
+    table = {ord(c): " " for c in rules.to_space}
+    table.update({ord(c): None for c in rules.removed})
+    table.update({ord(k): v for k, v in rules.transliterated.items()})
+    text = text.translate(table)
+    if rules.strip_other_diacritics:
+        text = "".join(
+            c if c in rules.allowed or c.isspace() else
+            "".join(d for d in unicodedata.normalize("NFD", c) if not unicodedata.combining(d))
+            for c in text
+        )
+    text = " ".join(text.split())
+    return text if text and all(c in rules.allowed for c in text) else None
+
+
+def test_block_rules_equal_the_rules_one_label_at_a_time(pack: LanguagePack) -> None:
+    """LM text is validated a block at a time; every line must come out as a transcript would."""
+    rules = pack.rules
+    pool = (
+        list("abcdefghijklmnopqrstuvwxyz ABCDEÉÈÀÇŒ'àâçèéêëîïôùûüÿœ0123456789*αΑΣσςΩ\t\r\x0b\x1c\u2028")
+        + list(rules.to_space + rules.removed + "".join(rules.transliterated) + "".join(rules.spelled_out))
+        + list("ﬁ²½ⅫǅĲİıŁØÆßÄÅąčđěğħīľňőõřśšşșťţűųýỳźžż°ºn#~@\u0301\u0327")
+        + ["<s>", "n°", "nº", "N°"]
+    )
+    rng = random.Random(3)
+    labels = ["".join(rng.choice(pool) for _ in range(rng.randint(0, 20))) for _ in range(20000)]
+    expected = [reference_validate(pack, label) for label in labels]
+    assert sum(e is not None for e in expected) > 3000  # the sample exercises both outcomes
+    assert pack.validate_labels(labels) == expected
+    assert [pack.validate_label(label) for label in labels[:2000]] == expected[:2000]
