@@ -10,8 +10,10 @@ as after decoder tuning, without needing the text sources any more.
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import shutil
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -30,7 +32,7 @@ from stt_tasks.languages import LanguagePack
 from stt_tasks.layout import DataRoot
 from stt_tasks.lm import kenlm_tools
 from stt_tasks.lm.normalise import evaluation_transcripts, normalise_stream, top_words
-from stt_tasks.lm.scorer import float32, write_scorer
+from stt_tasks.lm.scorer import PreparedDictionary, float32, prepare_dictionary, write_package
 from stt_tasks.lm.sources import TextSource, read_blocks, resolve_sources
 from stt_tasks.progress import LOG, Progress
 
@@ -135,9 +137,11 @@ def build_lm(root: DataRoot, pack: LanguagePack, options: LmOptions) -> Dict[str
             if not Path(output).is_file():
                 raise BadInputError("{}: missing. Run the lm step without --rebuild-scorer.".format(output))
         fresh = False
+        prepared = None
     else:
-        language_model, fresh = _language_model(root, pack, options, paths, marker)
-    scorer = _scorer(root, language_model, paths, options)
+        language_model, prepared = _language_model(root, pack, options, paths, marker)
+        fresh = prepared is not None
+    scorer = _scorer(root, language_model, paths, options, prepared)
     report = {
         "language_model": asdict(language_model),
         "scorer": scorer,
@@ -171,8 +175,8 @@ def build_lm(root: DataRoot, pack: LanguagePack, options: LmOptions) -> Dict[str
 
 def _language_model(
     root: DataRoot, pack: LanguagePack, options: LmOptions, paths: LmPaths, marker: CompletionMarker
-) -> Tuple[LanguageModelResult, bool]:
-    """The language model, rebuilt only when its inputs changed."""
+) -> Tuple[LanguageModelResult, Optional[PreparedDictionary]]:
+    """The language model, rebuilt only when its inputs changed (then with its scorer dictionary)."""
     resolved = resolve_sources(root.sources, pack, options.texts, options.download)
     sources: List[TextSource] = resolved["sources"]
     evaluation = evaluation_transcripts(root.data, pack, options.english_compatible)
@@ -187,17 +191,17 @@ def _language_model(
     }
     if marker.is_current(inputs):
         LOG.info("language model up to date (%s): nothing to rebuild", marker.path)
-        return LanguageModelResult(**marker.outputs()), False
+        return LanguageModelResult(**marker.outputs()), None
     marker.clear()
-    result = _build_language_model(pack, options, paths, sources, evaluation)
+    result, prepared = _build_language_model(pack, options, paths, sources, evaluation)
     result.missing_sources = resolved["missing"]
     marker.write(inputs, [paths.lm_text, paths.binary, paths.vocabulary], asdict(result))
-    return result, True
+    return result, prepared
 
 
 def _build_language_model(
     pack: LanguagePack, options: LmOptions, paths: LmPaths, sources: Sequence[TextSource], evaluation: Any
-) -> LanguageModelResult:
+) -> Tuple[LanguageModelResult, PreparedDictionary]:
     tools = kenlm_tools.find_tools()
     work = temporary_sibling(paths.root.lm / "work")
     shutil.rmtree(work, ignore_errors=True)
@@ -207,6 +211,8 @@ def _build_language_model(
         arpa = work / "lm.arpa"
         progress = Progress("LM text", sum(s.path.stat().st_size for s in sources), "MB", scale=10**6)
         counts: "Counter[str]" = Counter()
+        # Spawned, not forked: a forked child would inherit lmplz's stdin pipe and keep it open.
+        packager = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
         lmplz = kenlm_tools.Lmplz(tools["lmplz"], arpa, work, options.memory)
         try:
             with atomic_output(paths.lm_text, "wb") as text_file:
@@ -232,18 +238,26 @@ def _build_language_model(
                 stats.rejected,
                 stats.evaluation_removed,
             )
+            vocabulary = top_words(counts, options.top_k)
+            write_text_atomic(paths.vocabulary, "\n".join(vocabulary))
+            LOG.info("vocabulary: %d of %d distinct words (top-k %d)", len(vocabulary), len(counts), options.top_k)
+            # The scorer's dictionary, the slow part of packaging, needs only the vocabulary: it is
+            # built in another process while KenLM finishes estimating, filters and binarises.
+            dictionary = packager.submit(prepare_dictionary, paths.vocabulary, paths.alphabet)
             seconds = {"lmplz": round(lmplz.finish(), 3)}
+            filtered = work / "lm_filtered.arpa"
+            seconds["filter"] = round(kenlm_tools.filter_arpa(tools["filter"], arpa, vocabulary, filtered, work), 3)
+            arpa.unlink()
+            binary = work / "lm.binary"
+            seconds["build_binary"] = round(
+                kenlm_tools.build_binary(tools["build_binary"], filtered, binary, work), 3
+            )
+            prepared = dictionary.result()
         except BaseException:
             lmplz.abort()
             raise
-        vocabulary = top_words(counts, options.top_k)
-        write_text_atomic(paths.vocabulary, "\n".join(vocabulary))
-        LOG.info("vocabulary: %d of %d distinct words (top-k %d)", len(vocabulary), len(counts), options.top_k)
-        filtered = work / "lm_filtered.arpa"
-        seconds["filter"] = round(kenlm_tools.filter_arpa(tools["filter"], arpa, vocabulary, filtered, work), 3)
-        arpa.unlink()
-        binary = work / "lm.binary"
-        seconds["build_binary"] = round(kenlm_tools.build_binary(tools["build_binary"], filtered, binary, work), 3)
+        finally:
+            packager.shutdown()
         binary.replace(paths.binary)
         LOG.info("KenLM: %s", ", ".join("{} {:.1f} s".format(k, v) for k, v in seconds.items()))
     finally:
@@ -268,11 +282,20 @@ def _build_language_model(
         vocabulary_size=len(vocabulary),
         dev_perplexity=dev,
         seconds=seconds,
-    )
+    ), prepared
 
 
-def _scorer(root: DataRoot, language_model: LanguageModelResult, paths: LmPaths, options: LmOptions) -> Dict[str, Any]:
-    """The scorer package, re-packaged only when the LM, vocabulary, alphabet or alpha/beta changed."""
+def _scorer(
+    root: DataRoot,
+    language_model: LanguageModelResult,
+    paths: LmPaths,
+    options: LmOptions,
+    prepared: Optional[PreparedDictionary] = None,
+) -> Dict[str, Any]:
+    """The scorer package, re-packaged only when the LM, vocabulary, alphabet or alpha/beta changed.
+
+    ``prepared`` is the dictionary of this run's new vocabulary, when the LM was just rebuilt.
+    """
     marker = CompletionMarker(root.lm, SCORER_MARKER)
     binary, vocabulary = Path(language_model.lm_binary), Path(language_model.vocabulary)
     inputs = {
@@ -286,7 +309,9 @@ def _scorer(root: DataRoot, language_model: LanguageModelResult, paths: LmPaths,
         LOG.info("scorer up to date (%s)", paths.scorer)
         return dict(marker.outputs(), rebuilt=False)
     marker.clear()
-    package = write_scorer(binary, vocabulary, paths.alphabet, paths.scorer, options.alpha, options.beta)
+    if prepared is None:
+        prepared = prepare_dictionary(vocabulary, paths.alphabet)
+    package = write_package(binary, prepared, paths.scorer, options.alpha, options.beta)
     result = {
         "path": str(package.path),
         "words": package.words,
