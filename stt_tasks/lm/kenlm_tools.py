@@ -10,8 +10,10 @@ overlaps with normalising the text. Tools are found in ``$KENLM_BIN`` or on ``PA
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import IO, Dict, List, Optional, Sequence
@@ -62,13 +64,18 @@ def _tail(log: Path) -> str:
 
 
 def _failed(tool: str, code: int, log: Path, hint: str = "") -> KenLMError:
-    return KenLMError(
-        "{} exited with status {} (log {}):\n{}\n{}".format(tool, code, log, _tail(log), hint).rstrip()
-    )
+    # The log lives in the step's work folder, removed on failure: its end goes into the message.
+    return KenLMError("{} exited with status {}:\n{}\n{}".format(tool, code, _tail(log), hint).rstrip())
 
 
 class Lmplz:
-    """An ``lmplz`` process estimating the LM from text written to it, into an ARPA file."""
+    """An ``lmplz`` process estimating the LM from text written to it, into an ARPA file.
+
+    A thread feeds lmplz's stdin from a small queue, so the caller never waits on the pipe: text
+    keeps being prepared while lmplz reads, and lmplz keeps reading while the next text is prepared.
+    """
+
+    QUEUED_BLOCKS = 4
 
     def __init__(self, tool: Path, arpa: Path, work_dir: Path, memory: str) -> None:
         self.log = work_dir / "lmplz.log"
@@ -81,22 +88,39 @@ class Lmplz:
         self._process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log_handle
         )
-        self._stdin: IO[bytes] = self._process.stdin  # type: ignore[assignment]
+        self._queue: "queue.Queue[Optional[bytes]]" = queue.Queue(self.QUEUED_BLOCKS)
+        self._broken = False
+        self._feeder = threading.Thread(target=self._feed, name="lmplz-stdin", daemon=True)
+        self._feeder.start()
+
+    def _feed(self) -> None:
+        stdin: IO[bytes] = self._process.stdin  # type: ignore[assignment]
+        while True:
+            text = self._queue.get()
+            if text is None:
+                break
+            if self._broken:
+                continue  # drain, so that the producer never blocks on a dead lmplz
+            try:
+                stdin.write(text)
+            except BrokenPipeError:
+                self._broken = True
+        try:
+            stdin.close()
+        except BrokenPipeError:
+            self._broken = True
 
     def write(self, text: bytes) -> None:
-        """Feed text; if lmplz died, report why instead of a broken pipe."""
-        try:
-            self._stdin.write(text)
-        except BrokenPipeError:
+        """Queue text for lmplz; if lmplz died, report why."""
+        if self._broken:
             self._stop()
             raise self._error()
+        self._queue.put(text)
 
     def finish(self) -> float:
         """Close the input, wait for the ARPA file; return lmplz's wall time in seconds."""
-        try:
-            self._stdin.close()
-        except BrokenPipeError:
-            pass
+        self._queue.put(None)
+        self._feeder.join()
         code = self._process.wait()
         self._log_handle.close()
         if code != 0:
@@ -111,6 +135,12 @@ class Lmplz:
         if self._process.poll() is None:
             self._process.kill()
         self._process.wait()
+        if self._feeder.is_alive():
+            self._broken = True
+            try:
+                self._queue.put_nowait(None)
+            except queue.Full:
+                pass
         self._log_handle.close()
 
     def _error(self) -> KenLMError:

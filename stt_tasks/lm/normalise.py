@@ -34,11 +34,9 @@ class NormaliseStats:
     kept: int = 0
     rejected: int = 0
     evaluation_removed: int = 0
-    words: int = 0
-    chars: int = 0
 
     def add(self, other: "NormaliseStats") -> None:
-        for name in ("lines", "kept", "rejected", "evaluation_removed", "words", "chars"):
+        for name in ("lines", "kept", "rejected", "evaluation_removed"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -92,9 +90,7 @@ def normalise_block(
         else:
             kept.append(label)
     stats.kept = len(kept)
-    normalised = "\n".join(kept) + "\n" if kept else ""
-    stats.chars = len(normalised)
-    return normalised, stats
+    return "\n".join(kept) + "\n" if kept else "", stats
 
 
 # Worker state, set once per process: the pack and the excluded sentences are not re-sent per block.

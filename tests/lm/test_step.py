@@ -15,6 +15,7 @@ import pytest
 from stt_tasks.errors import BadInputError
 from stt_tasks.languages import LanguagePack
 from stt_tasks.layout import DataRoot
+from stt_tasks.lm.kenlm_tools import KenLMError
 from stt_tasks.lm.step import LmOptions, build_lm
 
 from .support import PLANTED, REPOSITORY, require
@@ -106,6 +107,13 @@ def test_keep_eval_sentences(data_root: DataRoot, pack: LanguagePack, french_tex
     result = run(data_root, pack, french_text, keep_eval_sentences=True)
     assert result["evaluation_sentences_removed"] == 0
     assert PLANTED in Path(result["lm_text"]).read_text(encoding="utf-8").split("\n")
+
+
+def test_lmplz_failure_shows_its_log(data_root: DataRoot, pack: LanguagePack, french_text: Path) -> None:
+    with pytest.raises(KenLMError, match=r"(?s)lmplz exited with status \d+:\n.*Failed to parse lots.*lower --memory"):
+        run(data_root, pack, french_text, memory="lots")
+    assert not (data_root.lm / "lm.binary").exists()
+    assert not [p for p in data_root.lm.iterdir() if p.name.startswith(".work")]
 
 
 def test_alphabet_is_required(data_root: DataRoot, pack: LanguagePack, french_text: Path) -> None:
