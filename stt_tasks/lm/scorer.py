@@ -390,5 +390,4 @@ def write_scorer(
     utf8_mode: Optional[bool] = None,
 ) -> ScorerPackage:
     """Write ``package`` from a KenLM binary, a vocabulary and an alphabet (what Coqui's tool does)."""
-    check_kenlm_binary(lm_binary)
     return write_package(lm_binary, prepare_dictionary(vocabulary, alphabet, utf8_mode), package, alpha, beta)

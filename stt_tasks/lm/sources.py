@@ -61,14 +61,16 @@ def pack_sources(pack: LanguagePack) -> List[PackSource]:
     return [PackSource(name=str(entry["name"]), url=str(entry["url"])) for entry in entries]
 
 
-def resolve_sources(
-    sources_dir: Path, pack: LanguagePack, texts: Sequence[Path], download: bool
-) -> Dict[str, Any]:
-    """The text sources to use and the pack corpora left out (absent from ``sources/``).
+@dataclass(frozen=True)
+class ResolvedSources:
+    """The text sources of a run, and the pack corpora left out because absent from ``sources/``."""
 
-    With ``download`` a missing pack corpus is fetched into ``sources/`` first. User texts must
-    exist. Returns ``{"sources": [TextSource], "missing": [file name]}``.
-    """
+    sources: List[TextSource]
+    missing: List[str]
+
+
+def resolve_sources(sources_dir: Path, pack: LanguagePack, texts: Sequence[Path], download: bool) -> ResolvedSources:
+    """The text sources to use; with ``download`` a missing pack corpus is fetched first."""
     chosen: List[TextSource] = []
     missing: List[str] = []
     for corpus in pack_sources(pack):
@@ -90,7 +92,7 @@ def resolve_sources(
         )
     for name in missing:
         LOG.warning("LM corpus %s is not in %s: building without it (use --download to fetch it)", name, sources_dir)
-    return {"sources": chosen, "missing": missing}
+    return ResolvedSources(chosen, missing)
 
 
 def download_file(url: str, target: Path) -> None:

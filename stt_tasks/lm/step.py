@@ -16,7 +16,7 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from stt_tasks.errors import BadInputError
 from stt_tasks.fsio import (
@@ -31,9 +31,9 @@ from stt_tasks.fsio import (
 from stt_tasks.languages import LanguagePack
 from stt_tasks.layout import DataRoot
 from stt_tasks.lm import kenlm_tools
-from stt_tasks.lm.normalise import evaluation_transcripts, normalise_stream, top_words
+from stt_tasks.lm.normalise import EvaluationTranscripts, evaluation_transcripts, normalise_stream, top_words
 from stt_tasks.lm.scorer import PreparedDictionary, float32, prepare_dictionary, write_package
-from stt_tasks.lm.sources import TextSource, read_blocks, resolve_sources
+from stt_tasks.lm.sources import ResolvedSources, read_blocks, resolve_sources
 from stt_tasks.progress import LOG, Progress
 
 LM_MARKER = ".lm.completed.json"
@@ -112,6 +112,7 @@ class LanguageModelResult:
     top_k: int
     vocabulary_size: int
     dev_perplexity: Optional[Dict[str, float]]
+    parameters: Dict[str, Any] = field(default_factory=dict)
     seconds: Dict[str, float] = field(default_factory=dict)
 
 
@@ -125,36 +126,13 @@ def build_lm(root: DataRoot, pack: LanguagePack, options: LmOptions) -> Dict[str
             )
         )
     marker = CompletionMarker(root.lm, LM_MARKER)
+    prepared: Optional[PreparedDictionary] = None
     if options.rebuild_scorer:
-        recorded = marker.read()
-        if recorded is None or not marker.outputs():
-            raise BadInputError(
-                "{}: no finished language model to re-package. Run the lm step without --rebuild-scorer "
-                "first.".format(root.lm)
-            )
-        language_model = LanguageModelResult(**marker.outputs())
-        for output in (language_model.lm_binary, language_model.vocabulary):
-            if not Path(output).is_file():
-                raise BadInputError("{}: missing. Run the lm step without --rebuild-scorer.".format(output))
-        fresh = False
-        prepared = None
+        language_model = _finished_language_model(marker, root)
     else:
         language_model, prepared = _language_model(root, pack, options, paths, marker)
-        fresh = prepared is not None
-    scorer = _scorer(root, language_model, paths, options, prepared)
-    report = {
-        "language_model": asdict(language_model),
-        "scorer": scorer,
-        "parameters": {
-            "lm_top_k": language_model.top_k,
-            "english_compatible": options.english_compatible,
-            "memory": options.memory,
-            "order": kenlm_tools.ORDER,
-            "prune": list(kenlm_tools.PRUNE),
-            "build_binary": list(kenlm_tools.BINARY_ARGS),
-            "keep_eval_sentences": options.keep_eval_sentences,
-        },
-    }
+    scorer, scorer_rebuilt = _scorer(root, language_model, paths, options, prepared)
+    report = {"language_model": asdict(language_model), "scorer": scorer}
     write_text_if_changed(paths.report_json, json_text(report))
     write_text_if_changed(paths.report_text, readable_report(report))
     return {
@@ -169,8 +147,23 @@ def build_lm(root: DataRoot, pack: LanguagePack, options: LmOptions) -> Dict[str
         "dev_perplexity": (language_model.dev_perplexity or {}).get("perplexity"),
         "alpha": scorer["alpha"],
         "beta": scorer["beta"],
-        "rebuilt": {"language_model": fresh, "scorer": scorer["rebuilt"]},
+        "rebuilt": {"language_model": prepared is not None, "scorer": scorer_rebuilt},
     }
+
+
+def _finished_language_model(marker: CompletionMarker, root: DataRoot) -> LanguageModelResult:
+    """The language model an earlier run recorded, for re-packaging only."""
+    try:
+        language_model = LanguageModelResult(**marker.outputs())
+    except TypeError:
+        raise BadInputError(
+            "{}: no finished language model to re-package (or one recorded by an older version). Run the lm "
+            "step without --rebuild-scorer first.".format(root.lm)
+        ) from None
+    for output in (language_model.lm_binary, language_model.vocabulary):
+        if not Path(output).is_file():
+            raise BadInputError("{}: missing. Run the lm step without --rebuild-scorer.".format(output))
+    return language_model
 
 
 def _language_model(
@@ -178,11 +171,10 @@ def _language_model(
 ) -> Tuple[LanguageModelResult, Optional[PreparedDictionary]]:
     """The language model, rebuilt only when its inputs changed (then with its scorer dictionary)."""
     resolved = resolve_sources(root.sources, pack, options.texts, options.download)
-    sources: List[TextSource] = resolved["sources"]
     evaluation = evaluation_transcripts(root.data, pack, options.english_compatible)
     inputs = {
         "recipe": RECIPE_VERSION,
-        "sources": [file_fingerprint(s.path) for s in sources],
+        "sources": [file_fingerprint(s.path) for s in resolved.sources],
         "evaluation_csvs": [file_fingerprint(p) for p in evaluation.csvs],
         "top_k": options.top_k,
         "english_compatible": options.english_compatible,
@@ -193,15 +185,20 @@ def _language_model(
         LOG.info("language model up to date (%s): nothing to rebuild", marker.path)
         return LanguageModelResult(**marker.outputs()), None
     marker.clear()
-    result, prepared = _build_language_model(pack, options, paths, sources, evaluation)
-    result.missing_sources = resolved["missing"]
+    result, prepared = _build_language_model(pack, options, paths, resolved, evaluation)
     marker.write(inputs, [paths.lm_text, paths.binary, paths.vocabulary], asdict(result))
     return result, prepared
 
 
 def _build_language_model(
-    pack: LanguagePack, options: LmOptions, paths: LmPaths, sources: Sequence[TextSource], evaluation: Any
+    pack: LanguagePack,
+    options: LmOptions,
+    paths: LmPaths,
+    resolved: ResolvedSources,
+    evaluation: EvaluationTranscripts,
 ) -> Tuple[LanguageModelResult, PreparedDictionary]:
+    """LM text, KenLM binary and vocabulary from the sources; the scorer dictionary on the side."""
+    sources = resolved.sources
     tools = kenlm_tools.find_tools()
     work = temporary_sibling(paths.root.lm / "work")
     shutil.rmtree(work, ignore_errors=True)
@@ -271,7 +268,7 @@ def _build_language_model(
         lm_binary=str(paths.binary),
         vocabulary=str(paths.vocabulary),
         sources=[str(s.path) for s in sources],
-        missing_sources=[],
+        missing_sources=resolved.missing,
         lines=stats.lines,
         kept_lines=stats.kept,
         rejected_lines=stats.rejected,
@@ -281,6 +278,15 @@ def _build_language_model(
         top_k=options.top_k,
         vocabulary_size=len(vocabulary),
         dev_perplexity=dev,
+        parameters={
+            "lm_top_k": options.top_k,
+            "english_compatible": options.english_compatible,
+            "keep_eval_sentences": options.keep_eval_sentences,
+            "memory": options.memory,
+            "order": kenlm_tools.ORDER,
+            "prune": list(kenlm_tools.PRUNE),
+            "build_binary": list(kenlm_tools.BINARY_ARGS),
+        },
         seconds=seconds,
     ), prepared
 
@@ -291,8 +297,9 @@ def _scorer(
     paths: LmPaths,
     options: LmOptions,
     prepared: Optional[PreparedDictionary] = None,
-) -> Dict[str, Any]:
-    """The scorer package, re-packaged only when the LM, vocabulary, alphabet or alpha/beta changed.
+) -> Tuple[Dict[str, Any], bool]:
+    """The scorer package (and whether it was re-packaged: only when the LM, vocabulary, alphabet or
+    alpha/beta changed).
 
     ``prepared`` is the dictionary of this run's new vocabulary, when the LM was just rebuilt.
     """
@@ -307,7 +314,7 @@ def _scorer(
     }
     if marker.is_current(inputs):
         LOG.info("scorer up to date (%s)", paths.scorer)
-        return dict(marker.outputs(), rebuilt=False)
+        return marker.outputs(), False
     marker.clear()
     if prepared is None:
         prepared = prepare_dictionary(vocabulary, paths.alphabet)
@@ -333,7 +340,7 @@ def _scorer(
         package.beta,
     )
     marker.write(inputs, [package.path], result)
-    return dict(result, rebuilt=True)
+    return result, True
 
 
 def readable_report(report: Dict[str, Any]) -> str:
@@ -351,10 +358,11 @@ def readable_report(report: Dict[str, Any]) -> str:
         "  words: {}, distinct: {}, vocabulary (top-k {}): {}".format(
             lm["words"], lm["distinct_words"], lm["top_k"], lm["vocabulary_size"]
         ),
-        "  KenLM: order {}, prune {}, build_binary {}".format(
-            report["parameters"]["order"],
-            "|".join(str(p) for p in report["parameters"]["prune"]),
-            " ".join(report["parameters"]["build_binary"]),
+        "  KenLM: order {}, prune {}, build_binary {}, lmplz memory {}".format(
+            lm["parameters"]["order"],
+            "|".join(str(p) for p in lm["parameters"]["prune"]),
+            " ".join(lm["parameters"]["build_binary"]),
+            lm["parameters"]["memory"],
         ),
         "  time (s): {}".format(", ".join("{} {}".format(k, v) for k, v in lm["seconds"].items())),
     ]

@@ -105,8 +105,8 @@ def test_pack_corpora_are_downloaded_only_when_asked(tmp_path: Path, http_root: 
     with pytest.raises(BadInputError, match="--download"):
         resolve_sources(sources_dir, local, [], download=False)
     resolved = resolve_sources(sources_dir, local, [], download=True)
-    assert [s.path.name for s in resolved["sources"]] == names
-    assert resolved["missing"] == []
+    assert [s.path.name for s in resolved.sources] == names
+    assert resolved.missing == []
 
 
 def test_french_pack_names_the_original_corpora(pack: LanguagePack) -> None:

@@ -76,10 +76,12 @@ def test_rerun_skips_and_changes_rebuild(data_root: DataRoot, pack: LanguagePack
     first = run(data_root, pack, french_text)
     binary = Path(first["lm_binary"])
     stamp = binary.stat().st_mtime_ns
+    report_stamp = Path(first["report"]).stat().st_mtime_ns
 
     again = run(data_root, pack, french_text)
     assert again["rebuilt"] == {"language_model": False, "scorer": False}
     assert binary.stat().st_mtime_ns == stamp
+    assert Path(again["report"]).stat().st_mtime_ns == report_stamp
 
     tuned = run(data_root, pack, french_text, alpha=0.8, beta=1.5)
     assert tuned["rebuilt"] == {"language_model": False, "scorer": True}
