@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -50,9 +51,16 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + system) of every finished child process so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_measured(command: List[str], env: Dict[str, str]) -> Dict[str, float]:
-    """Run ``command``; return its wall time and the peak RSS of its process tree."""
+    """Run ``command``; return its wall time, CPU time and the peak RSS of its process tree."""
     peak = [0]
+    cpu = children_cpu()
     started = time.monotonic()
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
@@ -69,7 +77,12 @@ def run_measured(command: List[str], env: Dict[str, str]) -> Dict[str, float]:
     if process.returncode != 0:
         sys.stderr.write(stderr.decode("utf-8", "replace")[-3000:])
         raise SystemExit("{} failed with status {}".format(command[:4], process.returncode))
-    return {"seconds": seconds, "peak_rss": peak[0], "stdout": stdout.decode("utf-8")}  # type: ignore[dict-item]
+    return {
+        "seconds": seconds,
+        "cpu": children_cpu() - cpu,
+        "peak_rss": peak[0],
+        "stdout": stdout.decode("utf-8"),  # type: ignore[dict-item]
+    }
 
 
 def timed(command: List[str], stdin_path: Path = None) -> float:  # type: ignore[assignment]
@@ -88,6 +101,7 @@ def main() -> None:
     parser.add_argument("--work", default=None, help="folder to work in (default: a temporary one)")
     args = parser.parse_args()
 
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     tools = kenlm_tools.find_tools()
     pack = load_language("fr")
     with tempfile.TemporaryDirectory(dir=args.work) as work:
@@ -115,6 +129,7 @@ def main() -> None:
         # Baseline: KenLM's tools alone on the step's own prepared text and vocabulary.
         scratch = Path(work) / "baseline"
         scratch.mkdir()
+        baseline_cpu = children_cpu()
         lmplz = timed(
             [str(tools["lmplz"]), "--order", "4", "--memory", args.memory, "--temp_prefix", str(scratch) + "/",
              "--prune", "0", "0", "1", "--discount_fallback", "--text", result["lm_text"],
@@ -129,6 +144,7 @@ def main() -> None:
              str(scratch / "filtered.arpa"), str(scratch / "lm.binary")]
         )
         baseline = lmplz + filtered + binary
+        baseline_cpu = children_cpu() - baseline_cpu
         same = (scratch / "lm.binary").read_bytes() == Path(result["lm_binary"]).read_bytes()
 
     lm = report["language_model"]
@@ -140,6 +156,8 @@ def main() -> None:
         step["peak_rss"] / 1e6))
     print("KenLM tools alone: lmplz {:.1f} s + filter {:.1f} s + build_binary {:.1f} s = {:.1f} s".format(
         lmplz, filtered, binary, baseline))
+    print("CPU time: lm step {:.1f} s, KenLM tools {:.1f} s (ratio {:.2f}); load average before: {}".format(
+        step["cpu"], baseline_cpu, step["cpu"] / baseline_cpu, load))
     print("same lm.binary bytes: {}".format(same))
     print("ratio (lm step / KenLM tools): {:.2f} (target <= 1.25)".format(step["seconds"] / baseline))
 

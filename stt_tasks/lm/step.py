@@ -151,6 +151,22 @@ def build_lm(root: DataRoot, pack: LanguagePack, options: LmOptions) -> Dict[str
     }
 
 
+def _remove_leftovers(paths: LmPaths) -> None:
+    """Temporary files and work folders of a killed run (``finally`` blocks never ran).
+
+    Everything temporary in ``lm/`` is this step's; in ``extracted/`` only its LM text is.
+    """
+    leftovers = list(paths.root.lm.glob(".*.tmp-*")) + list(
+        paths.lm_text.parent.glob(".{}.tmp-*".format(paths.lm_text.name))
+    )
+    for leftover in leftovers:
+        LOG.info("removing %s, left by an interrupted run", leftover)
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink()
+
+
 def _finished_language_model(marker: CompletionMarker, root: DataRoot) -> LanguageModelResult:
     """The language model an earlier run recorded, for re-packaging only."""
     try:
@@ -200,8 +216,8 @@ def _build_language_model(
     """LM text, KenLM binary and vocabulary from the sources; the scorer dictionary on the side."""
     sources = resolved.sources
     tools = kenlm_tools.find_tools()
+    _remove_leftovers(paths)
     work = temporary_sibling(paths.root.lm / "work")
-    shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     try:
         excluded = frozenset() if options.keep_eval_sentences else evaluation.excluded

@@ -93,6 +93,18 @@ def test_rerun_skips_and_changes_rebuild(data_root: DataRoot, pack: LanguagePack
     assert changed["rebuilt"] == {"language_model": True, "scorer": True}
 
 
+def test_leftovers_of_a_killed_run_are_removed(
+    data_root: DataRoot, pack: LanguagePack, french_text: Path
+) -> None:
+    stale_work = data_root.lm / ".work.tmp-999999"
+    stale_work.mkdir(parents=True)
+    (stale_work / "lm.arpa").write_text("half an ARPA file")
+    stale_text = data_root.extracted / ".sources_lm.txt.tmp-999999"
+    stale_text.write_text("half the LM text")
+    run(data_root, pack, french_text)
+    assert not stale_work.exists() and not stale_text.exists()
+
+
 def test_rebuild_scorer_needs_only_the_language_model(
     data_root: DataRoot, pack: LanguagePack, french_text: Path
 ) -> None:
