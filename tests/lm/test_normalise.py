@@ -79,6 +79,17 @@ def reference_validate(pack: LanguagePack, label: str) -> Optional[str]:
     return text if text and all(c in rules.allowed for c in text) else None
 
 
+def reference_english(pack: LanguagePack, label: str) -> Optional[str]:
+    """English-compatible form of a valid label, character by character."""
+    text = reference_validate(pack, label)
+    if text is None:
+        return None
+    text = "".join(pack.ascii_transliterated.get(c, c) for c in unicodedata.normalize("NFKC", text))
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    text = " ".join(text.split())
+    return text if text and all(c in "abcdefghijklmnopqrstuvwxyz' " for c in text) else None
+
+
 def test_block_rules_equal_the_rules_one_label_at_a_time(pack: LanguagePack) -> None:
     """LM text is validated a block at a time; every line must come out as a transcript would."""
     rules = pack.rules
@@ -94,3 +105,5 @@ def test_block_rules_equal_the_rules_one_label_at_a_time(pack: LanguagePack) -> 
     assert sum(e is not None for e in expected) > 3000  # the sample exercises both outcomes
     assert pack.validate_labels(labels) == expected
     assert [pack.validate_label(label) for label in labels[:2000]] == expected[:2000]
+    english = [reference_english(pack, label) for label in labels]
+    assert pack.validate_labels(labels, english_compatible=True) == english
