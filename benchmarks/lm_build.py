@@ -110,12 +110,14 @@ def main() -> None:
         text = root.sources / "french.txt"
         started = time.monotonic()
         write_french_text(text, int(args.size_mb * 1e6), pack, seed=0, vocabulary=args.vocabulary)
-        print("generated {:.0f} MB of French text in {:.0f} s".format(text.stat().st_size / 1e6, time.monotonic() - started))
+        size_mb = text.stat().st_size / 1e6
+        print("generated {:.0f} MB of French text in {:.0f} s".format(size_mb, time.monotonic() - started))
         alphabet = sorted(set(" '" + "abcdefghijklmnopqrstuvwxyz" + "àâçèéêëîïôùûüÿœ"))
         (root.models / "alphabet.txt").write_text("".join(c + "\n" for c in alphabet), encoding="utf-8")
         corpus = root.corpus_dir("cv-fr")
         corpus.mkdir(parents=True)
-        rows = "".join("/c/{}.wav,1,{}\n".format(n, pack.validate_label(s)) for n, s in enumerate(pack.sample_sentences()))
+        sentences = pack.validate_labels(pack.sample_sentences())
+        rows = "".join("/c/{}.wav,1,{}\n".format(n, s) for n, s in enumerate(sentences))
         for split in ("dev", "test"):
             (corpus / "cv-fr_{}.csv".format(split)).write_text("wav_filename,wav_filesize,transcript\n" + rows)
 
@@ -149,7 +151,7 @@ def main() -> None:
 
     lm = report["language_model"]
     print("input: {:.0f} MB, {} lines, {} words, {} distinct, vocabulary {}".format(
-        text.stat().st_size / 1e6 if text.exists() else args.size_mb, lm["lines"], lm["words"], lm["distinct_words"],
+        size_mb, lm["lines"], lm["words"], lm["distinct_words"],
         lm["vocabulary_size"]))
     print("lm step: {:.1f} s (inside it: {}), peak memory {:.0f} MB (whole process tree)".format(
         step["seconds"], ", ".join("{} {:.1f} s".format(k, v) for k, v in lm["seconds"].items()),

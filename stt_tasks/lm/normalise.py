@@ -130,7 +130,8 @@ def normalise_stream(
         if text:
             sink(text)
 
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(pack.code, english_compatible, excluded)) as pool:
+    setup = (pack.code, english_compatible, excluded)
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=setup) as pool:
         pending: Deque["Future[Tuple[str, NormaliseStats]]"] = deque()
         for block in blocks:
             pending.append(pool.submit(_normalise_in_worker, block))
@@ -139,7 +140,6 @@ def normalise_stream(
         while pending:
             collect(pending.popleft())
     return total
-
 
 
 def top_words(counts: "Counter[str]", top_k: int) -> List[str]:

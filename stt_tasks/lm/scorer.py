@@ -328,7 +328,9 @@ class PreparedDictionary:
     arcs: int
 
 
-def prepare_dictionary(vocabulary: Path, alphabet: Optional[Path], utf8_mode: Optional[bool] = None) -> PreparedDictionary:
+def prepare_dictionary(
+    vocabulary: Path, alphabet: Optional[Path], utf8_mode: Optional[bool] = None
+) -> PreparedDictionary:
     """The dictionary of ``vocabulary``; ``utf8_mode`` None infers bytes mode as upstream does."""
     words = read_vocabulary(vocabulary)
     if utf8_mode is None:

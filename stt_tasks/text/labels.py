@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, List, Mapping, Optional, Pattern, Sequence, Tuple
 
 
-
 @dataclass(frozen=True)
 class LabelRules:
     """Label rules of one language, applied in the order of the fields below.

@@ -94,7 +94,8 @@ def test_block_rules_equal_the_rules_one_label_at_a_time(pack: LanguagePack) -> 
     """LM text is validated a block at a time; every line must come out as a transcript would."""
     rules = pack.rules
     pool = (
-        list("abcdefghijklmnopqrstuvwxyz ABCDEÉÈÀÇŒ'àâçèéêëîïôùûüÿœ0123456789*αΑΣσςΩ\t\r\x0b\x1c\u2028")
+        list("abcdefghijklmnopqrstuvwxyz ABCDEÉÈÀÇŒ'àâçèéêëîïôùûüÿœ")
+        + list("0123456789*αΑΣσςΩ\t\r\x0b\x1c\u2028")
         + list(rules.to_space + rules.removed + "".join(rules.transliterated) + "".join(rules.spelled_out))
         + list("ﬁ²½ⅫǅĲİıŁØÆßÄÅąčđěğħīľňőõřśšşșťţűųýỳźžż°ºn#~@\u0301\u0327")
         + ["<s>", "n°", "nº", "N°"]
