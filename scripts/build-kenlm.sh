@@ -26,7 +26,7 @@ tar -xzf "$archive" -C "$work"
 source_dir="$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'kenlm-*' | head -n 1)"
 mkdir -p "$source_dir/build"
 log="$work/build.log"
-echo "building KenLM $KENLM_VERSION tools (about a minute on 2 cores; log in $log on failure)"
+echo "building KenLM $KENLM_VERSION tools (about a minute on 2 cores)"
 if ! { cmake -S "$source_dir" -B "$source_dir/build" -DCMAKE_BUILD_TYPE=Release -DKENLM_MAX_ORDER=6 \
         && make -C "$source_dir/build" -j"$(nproc)" "${tools[@]}"; } >"$log" 2>&1; then
     tail -n 40 "$log" >&2
