@@ -33,10 +33,9 @@ class KenLMError(StepError):
     """A KenLM tool is missing or failed; the message holds its log's end."""
 
 
-def find_tools(env: Optional[Dict[str, str]] = None) -> Dict[str, Path]:
+def find_tools() -> Dict[str, Path]:
     """Paths of the KenLM tools, from ``$KENLM_BIN`` first, else ``PATH``."""
-    env = os.environ if env is None else env
-    folder = env.get("KENLM_BIN")
+    folder = os.environ.get("KENLM_BIN")
     found: Dict[str, Path] = {}
     for tool in TOOLS:
         if folder:

@@ -39,7 +39,7 @@ def invented_words(count: int, seed: int) -> List[str]:
 def write_french_text(path: Path, size_bytes: int, pack: LanguagePack, seed: int = 0, vocabulary: int = 50000) -> int:
     """Write about ``size_bytes`` of text, one sentence per line; return the number of lines."""
     rng = np.random.default_rng(seed)
-    real = [line for line in pack.sample_lm_text() + pack.sample_sentences()]
+    real = pack.sample_lm_text() + pack.sample_sentences()
     real_words = " ".join(real).lower().replace(".", "").replace(",", "").split()
     lexicon = np.array(list(dict.fromkeys(real_words)) + invented_words(vocabulary, seed), dtype=object)
     written = 0
