@@ -61,6 +61,8 @@ def french_text(tmp_path: Path, pack: LanguagePack) -> Path:
     path.parent.mkdir()
     write_french_text(path, 300000, pack, seed=1, vocabulary=3000)
     with open(path, "a", encoding="utf-8") as handle:
-        # The planted dev sentence, and a shorter one that must stay (only whole sentences go).
-        handle.write("La grenouille verte saute dans la mare.\nLa grenouille verte saute.\n")
+        # The planted dev and test sentences, and a shorter one that must stay (only whole sentences go).
+        handle.write("La grenouille verte saute dans la mare.\n")
+        handle.write("Il fait beau aujourd'hui !\n")
+        handle.write("La grenouille verte saute.\n")
     return path
