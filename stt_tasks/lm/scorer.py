@@ -188,50 +188,60 @@ class Dictionary:
 
 def build_dictionary(sequences: Sequence[Tuple[int, ...]]) -> Dictionary:
     """The dictionary FST OpenFST makes from these label sequences (see the module docstring)."""
-    # Prefix trie, nodes in insertion order.
-    children: List[Dict[int, int]] = [{}]
+    # Prefix trie from the sorted words: a word shares the previous word's path up to their common
+    # prefix, so no lookup is needed. Nodes are numbered in creation (depth-first) order here.
+    depth = [0]
+    label = [0]
+    parent = [-1]
     final = [False]
-    for sequence in sequences:
-        node = 0
-        for label in sequence:
-            child = children[node].get(label)
-            if child is None:
-                child = len(children)
-                children[node][label] = child
-                children.append({})
-                final.append(False)
+    children: List[List[int]] = [[]]  # in label order, as the words are sorted
+    path = [0]  # the previous word's nodes, by depth
+    previous: Tuple[int, ...] = ()
+    for word in sorted(set(sequences)):
+        common = 0
+        limit = min(len(word), len(previous))
+        while common < limit and word[common] == previous[common]:
+            common += 1
+        del path[common + 1 :]
+        node = path[common]
+        for position in range(common, len(word)):
+            child = len(depth)
+            depth.append(position + 1)
+            label.append(word[position])
+            parent.append(node)
+            final.append(False)
+            children.append([])
+            children[node].append(child)
+            path.append(child)
             node = child
         final[node] = True
+        previous = word
+    count = len(depth)
 
-    # Determinisation's numbering: breadth first, arcs in label order.
-    order = [0]
-    for node in order:
-        order.extend(children[node][label] for label in sorted(children[node]))
-    bfs_id = [0] * len(order)
+    # Determinisation numbers the trie breadth first with arcs in label order: by depth, then by
+    # prefix order, which is creation order within a depth (a stable sort by depth).
+    order = sorted(range(count), key=depth.__getitem__)
+    bfs = [0] * count
     for position, node in enumerate(order):
-        bfs_id[node] = position
-    det_final = [final[node] for node in order]
-    det_arcs = [[(label, bfs_id[children[node][label]]) for label in sorted(children[node])] for node in order]
-    del children, final, order, bfs_id
+        bfs[node] = position
 
-    # Height = longest path to a state without arcs; children always have larger ids than parents.
-    height = [0] * len(det_arcs)
-    for state in range(len(det_arcs) - 1, -1, -1):
-        arcs = det_arcs[state]
-        if arcs:
-            height[state] = 1 + max(height[target] for _, target in arcs)
-    by_height: List[List[int]] = [[] for _ in range(max(height) + 1)]
-    for state in range(len(det_arcs) - 1, -1, -1):  # OpenFST's Partition lists a class newest first
-        by_height[height[state]].append(state)
+    # Height = longest path to a state without arcs; a child is always created after its parent.
+    height = [0] * count
+    for node in range(count - 1, 0, -1):
+        if height[node] + 1 > height[parent[node]]:
+            height[parent[node]] = height[node] + 1
+    by_height: List[List[int]] = [[] for _ in range(height[0] + 1)]
+    for node in reversed(order):  # OpenFST's Partition lists a class newest (highest id) first
+        by_height[height[node]].append(node)
 
     # Revuz minimisation, one height at a time from the leaves up. The group of the class's first
     # listed state keeps it (the highest id); every other group is re-listed by moves that prepend,
     # so its first state, hence its survivor, is its lowest id.
-    survivor = list(range(len(det_arcs)))
+    survivor = list(range(count))
     for states in by_height:
         groups: Dict[Tuple[bool, Tuple[Tuple[int, int], ...]], List[int]] = {}
         for state in states:
-            signature = (det_final[state], tuple((label, survivor[t]) for label, t in det_arcs[state]))
+            signature = (final[state], tuple([(label[c], survivor[c]) for c in children[state]]))
             groups.setdefault(signature, []).append(state)
         first = True
         for members in groups.values():
@@ -240,11 +250,12 @@ def build_dictionary(sequences: Sequence[Tuple[int, ...]]) -> Dictionary:
             for state in members:
                 survivor[state] = keeper
 
-    kept = sorted(set(survivor))
+    # The merged automaton keeps the survivors in their breadth-first order.
+    kept = sorted(set(survivor), key=bfs.__getitem__)
     new_id = {state: index for index, state in enumerate(kept)}
     return Dictionary(
-        final=[det_final[s] for s in kept],
-        arcs=[[(label, new_id[survivor[t]]) for label, t in det_arcs[s]] for s in kept],
+        final=[final[s] for s in kept],
+        arcs=[[(label[c], new_id[survivor[c]]) for c in children[s]] for s in kept],
     )
 
 

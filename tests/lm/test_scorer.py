@@ -84,3 +84,10 @@ def test_binary_with_its_vocabulary_is_refused(tmp_path: Path) -> None:
     with pytest.raises(BadInputError, match="-v"):
         write_scorer(binary, vocabulary, FIXTURES / "alphabet.txt", tmp_path / "x.scorer", 0.0, 0.0)
     assert not (tmp_path / "x.scorer").exists()
+
+
+def test_bytes_mode_words_may_be_prefixes_of_others() -> None:
+    dictionary = build_dictionary(word_labels([b"ab", b"a", b"b"], None, utf8_mode=True))
+    # root -a-> A (final) -b-> B (final); root -b-> B: "b" and "ab" end in the same state.
+    assert dictionary.final == [False, True, True]
+    assert dictionary.arcs == [[(97, 1), (98, 2)], [(98, 2)], []]
