@@ -2,7 +2,9 @@
 PYTHON ?= python3
 DEMO_DATA ?= $(CURDIR)/demo-data
 
-.PHONY: demo demo-down steps-demo test lint py38-floor install
+KENLM_BIN ?= $(CURDIR)/.tools/kenlm/bin
+
+.PHONY: demo demo-down steps-demo test lint py38-floor install kenlm
 
 install:
 	$(PYTHON) -m pip install -e '.[dev,airflow]'
@@ -18,14 +20,22 @@ demo: $(if $(LOCAL_BASES),images-ci,images)
 demo-down:
 	$(COMPOSE) -p stt -f docker-compose.yml -f docker-compose.ui.yml down
 
-# The steps alone on this machine, without Docker or Airflow (sample corpus, import, leakage, alphabet).
-steps-demo:
+# KenLM's lmplz/filter/build_binary from the kenlm sdist on PyPI, into .tools/kenlm/bin (once).
+kenlm:
+	bash scripts/build-kenlm.sh
+
+# The steps alone on this machine, without Docker or Airflow (sample corpus, import, leakage,
+# alphabet, LM and scorer).
+steps-demo: kenlm
 	$(PYTHON) -m stt_tasks sample-corpus --dest $(DEMO_DATA)/sources
 	$(PYTHON) -m stt_tasks preflight --data-root $(DEMO_DATA)
 	$(PYTHON) -m stt_tasks import common-voice --data-root $(DEMO_DATA)
 	$(PYTHON) -m stt_tasks leakage --data-root $(DEMO_DATA)
 	$(PYTHON) -m stt_tasks alphabet --data-root $(DEMO_DATA)
+	KENLM_BIN=$(KENLM_BIN) $(PYTHON) -m stt_tasks lm --data-root $(DEMO_DATA) --memory 1G \
+		--text $(DEMO_DATA)/sources/sample_lm_fr.txt
 	@cat $(DEMO_DATA)/extracted/data/cv-fr/cv-fr_report.txt
+	@cat $(DEMO_DATA)/lm/lm_report.txt
 
 # stt_tasks runs on Python 3.8 in the NVIDIA TF1 image: vermin proves no newer syntax or API is used.
 py38-floor:

@@ -94,6 +94,25 @@ def _alphabet(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) 
     return build_alphabet(root, load_language(args.language), english_compatible=params["english_compatible"])
 
 
+def _lm(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
+    from stt_tasks.importers.engine import available_workers
+    from stt_tasks.lm.step import LmOptions, build_lm
+
+    options = LmOptions(
+        texts=tuple(Path(t) for t in args.text),
+        download=args.download,
+        memory=args.memory,
+        top_k=params["lm_top_k"],
+        english_compatible=params["english_compatible"],
+        alpha=params["lm_alpha"],
+        beta=params["lm_beta"],
+        keep_eval_sentences=args.keep_eval_sentences,
+        workers=args.workers or available_workers(),
+        rebuild_scorer=args.rebuild_scorer,
+    )
+    return build_lm(root, load_language(args.language), options)
+
+
 def _sample_corpus(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
     from stt_tasks.sample_corpus import build_sample_corpus
 
@@ -141,6 +160,23 @@ def build_parser() -> argparse.ArgumentParser:
     step("leakage", _leakage, "report speakers and sentences shared between train and dev/test sets")
 
     step("alphabet", _alphabet, "write models/alphabet.txt from the imported transcripts", ["english_compatible"])
+
+    sub = step(
+        "lm",
+        _lm,
+        "build the language model (KenLM) and the scorer package into lm/",
+        ["lm_top_k", "english_compatible", "lm_alpha", "lm_beta"],
+    )
+    sub.add_argument("--text", nargs="+", default=[], metavar="FILE", help="extra LM text (.xz, .gz, .bz2 or plain)")
+    sub.add_argument("--download", action="store_true", help="fetch the language pack's LM corpora missing in sources/")
+    sub.add_argument("--memory", default="85%", help="lmplz sorting memory, e.g. 85%% or 8G (default 85%%)")
+    sub.add_argument(
+        "--rebuild-scorer", action="store_true", help="only re-package the scorer (new --lm-alpha/--lm-beta)"
+    )
+    sub.add_argument(
+        "--keep-eval-sentences", action="store_true", help="keep LM lines equal to a dev/test transcript"
+    )
+    sub.add_argument("--workers", type=int, default=None, help="normalisation processes (default: every core)")
 
     sub = step("sample-corpus", _sample_corpus, "synthesise a small corpus in the Common Voice layout")
     sub.add_argument("--dest", required=True, help="folder for the release tarball and LM text")

@@ -48,9 +48,25 @@ def write_text_atomic(path: Path, text: str) -> None:
         handle.write(text)
 
 
+def json_text(value: Any) -> str:
+    """``value`` as indented, key-sorted JSON, so equal values give equal bytes."""
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
 def write_json_atomic(path: Path, value: Any) -> None:
     """Write ``value`` as indented, key-sorted JSON, so equal values give equal bytes."""
-    write_text_atomic(path, json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    write_text_atomic(path, json_text(value))
+
+
+def write_text_if_changed(path: Path, text: str) -> bool:
+    """Write ``text`` atomically unless ``path`` already holds it; return whether it was written."""
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except (FileNotFoundError, UnicodeDecodeError):
+        pass
+    write_text_atomic(path, text)
+    return True
 
 
 def remove_stale_siblings(path: Path) -> None:

@@ -28,11 +28,15 @@ def configure_logging(level: int = logging.INFO) -> None:
 class Progress:
     """Counts work done and logs a line with rate and ETA at most every ``interval`` seconds."""
 
-    def __init__(self, label: str, total: Optional[int], unit: str = "items", interval: float = 5.0) -> None:
+    def __init__(
+        self, label: str, total: Optional[int], unit: str = "items", interval: float = 5.0, scale: int = 1
+    ) -> None:
+        """``scale`` divides counts for display: count bytes, show MB with ``unit="MB", scale=10**6``."""
         self.label = label
         self.total = total
         self.unit = unit
         self.interval = interval
+        self.scale = scale
         self.done = 0
         self._start = time.monotonic()
         self._last = self._start
@@ -47,12 +51,17 @@ class Progress:
     def line(self, now: Optional[float] = None) -> str:
         elapsed = max((now or time.monotonic()) - self._start, 1e-9)
         rate = self.done / elapsed
+        done = self._shown(self.done)
         if self.total:
             eta = (self.total - self.done) / rate if rate > 0 else float("inf")
             return "{}: {}/{} {} ({:.0%}), {:.1f} {}/s, ETA {:.0f} s".format(
-                self.label, self.done, self.total, self.unit, self.done / self.total, rate, self.unit, eta
+                self.label, done, self._shown(self.total), self.unit, self.done / self.total, rate / self.scale,
+                self.unit, eta
             )
-        return "{}: {} {}, {:.1f} {}/s".format(self.label, self.done, self.unit, rate, self.unit)
+        return "{}: {} {}, {:.1f} {}/s".format(self.label, done, self.unit, rate / self.scale, self.unit)
+
+    def _shown(self, count: int) -> str:
+        return str(count) if self.scale == 1 else "{:.1f}".format(count / self.scale)
 
     def finish(self) -> None:
         LOG.info("%s (done in %.1f s)", self.line(), time.monotonic() - self._start)

@@ -100,6 +100,8 @@ COMMON_VOICE_RELEASES = (
     ),
 )
 
+_LM_RELEASE = "https://github.com/Common-Voice/commonvoice-fr/releases/download/lm-0.1/"
+
 PACK = LanguagePack(
     code="fr",
     rules=RULES,
@@ -122,7 +124,15 @@ PACK = LanguagePack(
         "m-ailabs": {"language": "fr_FR", "skipped_books": ["monsieur_lecoq", "les_mysteres_de_paris"]},
         "mls": {"language": "french"},
         "ccpmf": {"max_seconds": 4.5},
-        "lm": {"iconv_locale": "fr_FR.UTF-8"},
+        "lm": {
+            "iconv_locale": "fr_FR.UTF-8",
+            # The original pipeline's LM corpora (datasets.md 6.1): read from sources/, or
+            # downloaded there by `lm --download`.
+            "sources": [
+                {"name": "wiki.txt.xz", "url": _LM_RELEASE + "wiki.txt.xz"},
+                {"name": "debats-assemblee-nationale.txt.xz", "url": _LM_RELEASE + "debats-assemblee-nationale.txt.xz"},
+            ],
+        },
     },
     folder=Path(__file__).parent,
 )

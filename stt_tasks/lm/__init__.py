@@ -1,0 +1,1 @@
+"""The language model step: text sources, normalisation, KenLM, and Coqui scorer packages."""
