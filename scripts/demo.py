@@ -35,6 +35,8 @@ DEMO_CONF = {
     "learning_rate": 0.001,
     "dropout": 0.0,
     "lm_top_k": 1000,
+    "lm_texts": ["sources/sample_lm_fr.txt"],
+    "lm_memory": "1G",
     "beam_width": 100,
     "lm_evaluate_range": "2,2,4",
 }

@@ -38,6 +38,10 @@ class PipelineStep:
     parameters: Tuple[str, ...] = ()
     #: upstream artifacts passed as options: (option, upstream task id, key of its JSON result)
     inputs: Tuple[Tuple[str, str, str], ...] = ()
+    #: run parameters holding a list of data-root paths, passed as one option with several values
+    path_lists: Tuple[Tuple[str, str], ...] = ()
+    #: run parameters passed as options verbatim: (option, parameter)
+    extra: Tuple[Tuple[str, str], ...] = ()
 
 
 IMPORT_PARAMETERS = ("english_compatible",)
@@ -59,7 +63,14 @@ AFTER_IMPORT: Tuple[PipelineStep, ...] = (
     PipelineStep("leakage", "leakage", CPU),
     PipelineStep("alphabet", "alphabet", CPU, ("english_compatible",)),
     # later steps find their inputs from upstream results (the XComs) once their CLIs take them
-    PipelineStep("lm", "lm", CPU, ("lm_top_k", "english_compatible", "lm_alpha", "lm_beta")),
+    PipelineStep(
+        "lm",
+        "lm",
+        CPU,
+        ("lm_top_k", "english_compatible", "lm_alpha", "lm_beta"),
+        path_lists=(("--text", "lm_texts"),),
+        extra=(("--memory", "lm_memory"),),
+    ),
     PipelineStep(
         "train",
         "train",

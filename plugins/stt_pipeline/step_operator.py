@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from docker.types import DeviceRequest, Mount, Ulimit
 
@@ -83,7 +83,15 @@ class SttStepOperator(DockerOperator):
     :param corpus: for import tasks, the corpus name: skipped when not in the run's ``corpora``.
     """
 
-    def __init__(self, *, step_arguments: Sequence[str], kind: str, corpus: Optional[str] = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        step_arguments: Sequence[str],
+        kind: str,
+        corpus: Optional[str] = None,
+        path_lists: Sequence[Tuple[str, str]] = (),
+        **kwargs: Any,
+    ) -> None:
         step_kind = KINDS[kind]
         kwargs.setdefault("execution_timeout", step_kind.execution_timeout)
         kwargs.setdefault("retries", step_kind.retries)
@@ -101,6 +109,7 @@ class SttStepOperator(DockerOperator):
         )
         self.kind = kind
         self.corpus = corpus
+        self.path_lists = tuple(path_lists)
 
     def _skip_reason(self, params: Dict[str, Any]) -> Optional[str]:
         if after_stop(self.task_id, params.get("stop_after") or ""):
@@ -121,6 +130,10 @@ class SttStepOperator(DockerOperator):
             kind = DOWNLOAD
         # An option rendered empty (a flag turned off by a parameter) is dropped, not passed as ''.
         self.command = [argument for argument in self.command if argument != ""]
+        for option, name in self.path_lists:
+            paths = params.get(name) or []
+            if paths:
+                self.command += [option] + ["{}/{}".format(DATA_MOUNT, p) for p in paths]
         plan = plan_container(kind, params.get("transfer_checkpoint"))
         self.image = plan.image
         self.docker_url = plan.docker_url

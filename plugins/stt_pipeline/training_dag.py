@@ -43,6 +43,16 @@ def run_params() -> Dict[str, Param]:
         description="host folder of a checkpoint to fine-tune from (mounted read-only at /transfer-checkpoint)",
         type=["null", "string"],
     )
+    params["lm_texts"] = Param(
+        [],
+        description="extra LM text files, relative to the data root (e.g. sources/my_text.txt.xz)",
+        type="array",
+        items={"type": "string", "pattern": "^[^/].*"},
+    )
+    params["lm_memory"] = Param(
+        "85%", description="memory KenLM's lmplz may use to sort n-grams (e.g. 85% or 8G)", type="string",
+        pattern="^[0-9]+(%|[kKmMgGtT])?$",
+    )
     params["stop_after"] = Param(
         "",
         description="stop the run after this stage (e.g. 'alphabet' for data preparation only); empty: run all",
@@ -63,7 +73,11 @@ def _step_task(step: PipelineStep, language: str, **kwargs: Any) -> SttStepOpera
     arguments = [step.cli, "--data-root", "/mnt", "--language", language] + _options(step.parameters)
     for option, task_id, key in step.inputs:
         arguments += [option, "{{{{ ti.xcom_pull(task_ids='{}')['{}'] }}}}".format(task_id, key)]
-    return SttStepOperator(task_id=step.task_id, step_arguments=arguments, kind=step.kind, **kwargs)
+    for option, name in step.extra:
+        arguments += [option, "{{{{ params.{} }}}}".format(name)]
+    return SttStepOperator(
+        task_id=step.task_id, step_arguments=arguments, kind=step.kind, path_lists=step.path_lists, **kwargs
+    )
 
 
 def _import_task(corpus: str, language: str) -> SttStepOperator:

@@ -62,10 +62,13 @@ def test_pipeline_runs_as_far_as_it_exists(airflow_db, tmp_path, sample_release)
     data = data_dir_for_containers(tmp_path / "data")
     data_dir_for_containers(data / "sources")
     shutil.copy(sample_release["archive"], str(data / "sources"))
+    shutil.copy(sample_release["lm_text"], str(data / "sources"))
     started = time.monotonic()
-    run = dags_test({"corpora": ["common-voice"], "stop_after": "alphabet"}, data)
+    conf = {"corpora": ["common-voice"], "stop_after": "lm", "lm_texts": ["sources/sample_lm_fr.txt"], "lm_memory": "1G",
+            "lm_top_k": 1000}
+    run = dags_test(conf, data)
     elapsed = time.monotonic() - started
-    print("\nend-to-end run to the alphabet: {:.1f} s".format(elapsed))
+    print("\nend-to-end run to the language model: {:.1f} s".format(elapsed))
     assert run.returncode == 0, run.stdout[-5000:]
     state, xcoms = latest_xcoms("stt_fr_training")
     assert state == "success"
@@ -77,6 +80,9 @@ def test_pipeline_runs_as_far_as_it_exists(airflow_db, tmp_path, sample_release)
     assert alphabet["alphabet"] == "/mnt/models/alphabet.txt"  # paths as the containers see them
     assert (data / "models" / "alphabet.txt").stat().st_uid == 999
     assert "importers.mls" not in xcoms  # not selected: skipped, no result
+    lm = xcoms["lm"]
+    lm = json.loads(lm) if isinstance(lm, str) else lm
+    assert lm["scorer"] == "/mnt/lm/kenlm.scorer" and (data / "lm" / "kenlm.scorer").stat().st_size > 0
 
 
 def larger_release(sample_archive: Path, destination: Path, copies: int) -> Path:
