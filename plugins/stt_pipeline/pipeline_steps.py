@@ -42,6 +42,8 @@ class PipelineStep:
     path_lists: Tuple[Tuple[str, str], ...] = ()
     #: run parameters passed as options verbatim: (option, parameter)
     extra: Tuple[Tuple[str, str], ...] = ()
+    #: boolean run parameters passed as a flag when true: (flag, parameter)
+    flags: Tuple[Tuple[str, str], ...] = ()
 
 
 IMPORT_PARAMETERS = ("english_compatible",)
@@ -70,6 +72,7 @@ AFTER_IMPORT: Tuple[PipelineStep, ...] = (
         ("lm_top_k", "english_compatible", "lm_alpha", "lm_beta"),
         path_lists=(("--text", "lm_texts"),),
         extra=(("--memory", "lm_memory"),),
+        flags=(("--download", "download"),),
     ),
     PipelineStep(
         "train",

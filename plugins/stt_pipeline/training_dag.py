@@ -75,6 +75,8 @@ def _step_task(step: PipelineStep, language: str, **kwargs: Any) -> SttStepOpera
         arguments += [option, "{{{{ ti.xcom_pull(task_ids='{}')['{}'] }}}}".format(task_id, key)]
     for option, name in step.extra:
         arguments += [option, "{{{{ params.{} }}}}".format(name)]
+    for flag, name in step.flags:
+        arguments.append("{{{{ '{}' if params.{} else '' }}}}".format(flag, name))
     return SttStepOperator(
         task_id=step.task_id, step_arguments=arguments, kind=step.kind, path_lists=step.path_lists, **kwargs
     )

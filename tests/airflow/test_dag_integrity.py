@@ -49,7 +49,7 @@ def test_every_original_parameter_is_a_documented_param(dagbag):
         assert name in params
         assert params.get_param(name).value == parameter.typed_default()
         assert parameter.env in params.get_param(name).description
-    for name in ("corpora", "download", "transfer_checkpoint", "stop_after"):
+    for name in ("corpora", "download", "transfer_checkpoint", "stop_after", "lm_texts", "lm_memory"):
         assert params.get_param(name).description
 
 
@@ -74,6 +74,8 @@ def test_every_original_parameter_is_a_documented_param(dagbag):
         ("corpora", []),
         ("stop_after", "lunch"),
         ("transfer_checkpoint", 42),
+        ("lm_texts", ["/etc/passwd"]),
+        ("lm_memory", "lots"),
     ],
 )
 def test_bad_values_are_refused_with_the_parameter_name(dagbag, name, value):

@@ -10,6 +10,8 @@ from stt_pipeline.step_operator import SttStepOperator, container_name, parse_re
 
 @pytest.fixture
 def deployment_env(monkeypatch, tmp_path):
+    for name in ("STT_CPU_IMAGE", "STT_GPU_ENABLED", "STT_DOWNLOAD_NETWORK", "STT_SHM_SIZE"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("STT_HOST_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("STT_DOCKER_URL", "tcp://docker-proxy:2375")
     monkeypatch.setenv("STT_GPU_DOCKER_URL", "ssh://gpu-box")
@@ -96,3 +98,12 @@ def test_templated_command_renders_run_parameters(dagbag):
                                                               "early_stop": True}})
     assert rendered[:5] == ["train", "--data-root", "/mnt", "--language", "fr"]
     assert rendered[rendered.index("--epochs") + 1] == "3" and rendered[rendered.index("--amp") + 1] == "False"
+
+
+def test_lm_command_carries_texts_memory_and_download(dagbag):
+    task = dagbag.dags["stt_fr_training"].get_task("lm")
+    rendered = task.render_template(task.command, {"params": {"lm_top_k": 1000, "english_compatible": False,
+                                                              "lm_alpha": 0.5, "lm_beta": 1.0, "lm_memory": "1G",
+                                                              "download": True}})
+    assert rendered[rendered.index("--memory") + 1] == "1G" and "--download" in rendered
+    assert task.path_lists == (("--text", "lm_texts"),)  # appended at run time, one path per value
