@@ -109,6 +109,7 @@ def _lm(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dic
         keep_eval_sentences=args.keep_eval_sentences,
         workers=args.workers or available_workers(),
         rebuild_scorer=args.rebuild_scorer,
+        alphabet=Path(args.alphabet) if args.alphabet else None,
     )
     return build_lm(root, load_language(args.language), options)
 
@@ -177,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-eval-sentences", action="store_true", help="keep LM lines equal to a dev/test transcript"
     )
     sub.add_argument("--workers", type=int, default=None, help="normalisation processes (default: every core)")
+    sub.add_argument("--alphabet", default=None, help="alphabet of the scorer (default models/alphabet.txt)")
 
     sub = step("sample-corpus", _sample_corpus, "synthesise a small corpus in the Common Voice layout")
     sub.add_argument("--dest", required=True, help="folder for the release tarball and LM text")

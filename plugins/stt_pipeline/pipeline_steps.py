@@ -64,7 +64,6 @@ AFTER_IMPORT: Tuple[PipelineStep, ...] = (
     # speakers and sentences shared between train and dev/test: fails when our own splits leak
     PipelineStep("leakage", "leakage", CPU),
     PipelineStep("alphabet", "alphabet", CPU, ("english_compatible",)),
-    # later steps find their inputs from upstream results (the XComs) once their CLIs take them
     PipelineStep(
         "lm",
         "lm",
@@ -73,6 +72,7 @@ AFTER_IMPORT: Tuple[PipelineStep, ...] = (
         path_lists=(("--text", "lm_texts"),),
         extra=(("--memory", "lm_memory"),),
         flags=(("--download", "download"),),
+        inputs=(("--alphabet", "alphabet", "alphabet"),),
     ),
     PipelineStep(
         "train",

@@ -56,6 +56,8 @@ class LmOptions:
     keep_eval_sentences: bool = False
     workers: int = 1
     rebuild_scorer: bool = False
+    #: the alphabet the scorer is written for (default: the alphabet step's models/alphabet.txt)
+    alphabet: Optional[Path] = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class LmPaths:
 
     root: DataRoot
     top_k: int
+    alphabet_override: Optional[Path] = None
 
     @property
     def lm_text(self) -> Path:
@@ -83,7 +86,7 @@ class LmPaths:
 
     @property
     def alphabet(self) -> Path:
-        return self.root.models / "alphabet.txt"
+        return self.alphabet_override or self.root.models / "alphabet.txt"
 
     @property
     def report_json(self) -> Path:
@@ -118,7 +121,7 @@ class LanguageModelResult:
 
 def build_lm(root: DataRoot, pack: LanguagePack, options: LmOptions) -> Dict[str, Any]:
     """Run the whole step; return its JSON result (the last stdout line)."""
-    paths = LmPaths(root, options.top_k)
+    paths = LmPaths(root, options.top_k, options.alphabet)
     if not paths.alphabet.is_file():
         raise BadInputError(
             "{}: missing. The scorer is written for the model's alphabet: run the alphabet step first.".format(

@@ -100,10 +100,22 @@ def test_templated_command_renders_run_parameters(dagbag):
     assert rendered[rendered.index("--epochs") + 1] == "3" and rendered[rendered.index("--amp") + 1] == "False"
 
 
+class _FakeTaskInstance:
+    """Stands in for the task instance in a template: returns an upstream task's result."""
+
+    def __init__(self, results):
+        self.results = results
+
+    def xcom_pull(self, task_ids):
+        return self.results[task_ids]
+
+
 def test_lm_command_carries_texts_memory_and_download(dagbag):
     task = dagbag.dags["stt_fr_training"].get_task("lm")
-    rendered = task.render_template(task.command, {"params": {"lm_top_k": 1000, "english_compatible": False,
+    ti = _FakeTaskInstance({"alphabet": {"alphabet": "/mnt/models/alphabet.txt"}})
+    rendered = task.render_template(task.command, {"ti": ti, "params": {"lm_top_k": 1000, "english_compatible": False,
                                                               "lm_alpha": 0.5, "lm_beta": 1.0, "lm_memory": "1G",
                                                               "download": True}})
     assert rendered[rendered.index("--memory") + 1] == "1G" and "--download" in rendered
+    assert rendered[rendered.index("--alphabet") + 1] == "/mnt/models/alphabet.txt"  # from the upstream XCom
     assert task.path_lists == (("--text", "lm_texts"),)  # appended at run time, one path per value
