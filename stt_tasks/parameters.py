@@ -36,6 +36,13 @@ def parse_evaluate_range(text: str) -> Optional[Tuple[float, float, int]]:
     return alpha_max, beta_max, trials
 
 
+def parse_optional_bool(text: str) -> Optional[bool]:
+    """Like :func:`parse_bool`, plus ``auto`` (None: the step decides from the image it runs in)."""
+    if str(text).strip().lower() == "auto":
+        return None
+    return parse_bool(text)
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -100,6 +107,13 @@ PARAMETERS: Dict[str, Parameter] = {
         Parameter("lm_beta", "LM_BETA", "0.0", _non_negative_float, "word insertion bonus"),
         Parameter("lm_top_k", "LM_TOP_K", "500000", _positive_int, "vocabulary size of the scorer"),
         Parameter("amp", "AMP", "0", parse_bool, "automatic mixed precision (TF1 GPU image)"),
+        Parameter(
+            "train_cudnn",
+            "TRAIN_CUDNN",
+            "auto",
+            parse_optional_bool,
+            "cuDNN LSTM (TF1 GPU image only; auto: on where a GPU and cuDNN LSTM are available)",
+        ),
         Parameter("early_stop", "EARLY_STOP", "1", parse_bool, "stop when the dev loss stops improving"),
         Parameter(
             "english_compatible",
