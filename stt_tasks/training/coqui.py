@@ -11,7 +11,7 @@ import collections
 import subprocess
 import sys
 import time
-from typing import Any, Deque, List, Mapping, Optional
+from typing import Any, Callable, Deque, List, Mapping, Optional
 
 from stt_tasks.errors import StepError
 from stt_tasks.progress import LOG
@@ -36,8 +36,13 @@ def tensorflow_major() -> Optional[int]:
     return None
 
 
-def run_coqui(module: str, flags: Mapping[str, Any], extra_env: Optional[Mapping[str, str]] = None) -> List[str]:
-    """Run ``python -m stt_tasks.training.launch MODULE --flags``; return its output lines."""
+def run_coqui(module: str, flags: Mapping[str, Any], extra_env: Optional[Mapping[str, str]] = None,
+              on_line: Optional[Callable[[str], None]] = None) -> List[str]:
+    """Run ``python -m stt_tasks.training.launch MODULE --flags``; return its output lines.
+
+    ``on_line`` sees each line as it comes (the train step records losses epoch by epoch with it, so
+    a killed run keeps the history of the epochs it finished).
+    """
     argv = [sys.executable, "-u", "-m", "stt_tasks.training.launch", module] + render(flags)
     LOG.info("running %s", " ".join(argv[3:]))
     env = None
@@ -56,6 +61,8 @@ def run_coqui(module: str, flags: Mapping[str, Any], extra_env: Optional[Mapping
         lines.append(line)
         tail.append(line)
         sys.stderr.write(line + "\n")
+        if on_line is not None:
+            on_line(line)
     returncode = process.wait()
     sys.stderr.flush()
     if returncode != 0:

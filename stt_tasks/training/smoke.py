@@ -88,6 +88,32 @@ def smoke_train(workdir: Path, clip: Path, transcript: str, alphabet: Path, scor
     return result
 
 
+SMOKE_SENTENCE = "le chat dort sur le canapé"
+
+
+def preflight_smoke_train(workdir: Path, epochs: int = 3) -> Dict[str, Any]:
+    """The preflight check: a French clip synthesised with espeak-ng, a few epochs, export, ``stt`` loads it.
+
+    A few epochs cannot reach WER 0; what this proves is that TensorFlow, the compatibility layer,
+    coqui, the decoder, the TFLite export and the runtime all work in this image on this machine.
+    """
+    from stt_tasks.audio import decode, to_pcm16, write_wav
+    from stt_tasks.sample_corpus import Speaker, synthesise
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    mp3 = workdir / "clip.mp3"
+    mp3.write_bytes(synthesise(Speaker("smoke", "fr+m1", 150, 45, "train", "male"), SMOKE_SENTENCE))
+    clip = workdir / "clip.wav"
+    write_wav(clip, to_pcm16(*decode(mp3)))
+    alphabet = workdir / "alphabet.txt"
+    alphabet.write_text("".join(c + "\n" for c in sorted(set(SMOKE_SENTENCE))), encoding="utf-8")
+    result = smoke_train(workdir / "run", clip, SMOKE_SENTENCE, alphabet, None, epochs=epochs, n_hidden=64)
+    return {"smoke_train": {"epochs": epochs, "train_seconds": result["train_seconds"],
+                            "checkpoint_wer": result["without_scorer"]["wer"],
+                            "stt_transcript": result["stt_runtime"]["without_scorer"][0],
+                            "model_bytes": result["model_bytes"], "expected": SMOKE_SENTENCE}}
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clip", required=True, type=Path)
