@@ -10,11 +10,12 @@ of what was shipped. Pure Python: no TensorFlow needed.
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import tarfile
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from stt_tasks import __version__
 from stt_tasks.errors import BadInputError
@@ -22,6 +23,7 @@ from stt_tasks.fsio import CompletionMarker, file_fingerprint, sha256_file, temp
 from stt_tasks.languages import LanguagePack
 from stt_tasks.layout import DataRoot
 from stt_tasks.progress import LOG
+from stt_tasks.training.checkpoints import relative_state
 
 MARKER = ".package.completed.json"
 
@@ -45,13 +47,26 @@ def checkpoint_members(checkpoints: Path) -> List[Path]:
     return members
 
 
-def write_tar_xz(target: Path, members: List[Tuple[Path, str]]) -> None:
-    """A .tar.xz of (file, name in archive) pairs, written under a temporary name then renamed."""
+def write_tar_xz(target: Path, members: List[Tuple[Path, str]],
+                 rewrite: Optional[Mapping[str, Callable[[str], str]]] = None) -> None:
+    """A .tar.xz of (file, name in archive) pairs, written under a temporary name then renamed.
+
+    ``rewrite`` maps archive names to a function applied to that text file's content (the checkpoint
+    state file gets bare names, so the archive works wherever it is extracted).
+    """
     tmp = temporary_sibling(target)
     try:
         with tarfile.open(tmp, "w:xz") as archive:
             for path, name in members:
-                archive.add(str(path), arcname=name)
+                if rewrite and name in rewrite:
+                    payload = rewrite[name](path.read_text(encoding="utf-8")).encode("utf-8")
+                    info = tarfile.TarInfo(name)
+                    info.size = len(payload)
+                    info.mtime = int(path.stat().st_mtime)
+                    info.mode = 0o644
+                    archive.addfile(info, io.BytesIO(payload))
+                else:
+                    archive.add(str(path), arcname=name)
         tmp.replace(target)
     except BaseException:
         tmp.unlink() if tmp.exists() else None
@@ -173,7 +188,8 @@ def package(root: DataRoot, pack: LanguagePack, params: Mapping[str, Any]) -> Di
     LOG.info("packaging %s", outputs["model_archive"])
     write_tar_xz(outputs["model_archive"], model_members)
     LOG.info("packaging %s (%d files)", outputs["checkpoint_archive"], len(checkpoint))
-    write_tar_xz(outputs["checkpoint_archive"], [(p, p.name) for p in checkpoint])
+    write_tar_xz(outputs["checkpoint_archive"], [(p, p.name) for p in checkpoint],
+                 rewrite={"best_dev_checkpoint": relative_state})
     tmp = temporary_sibling(outputs["model_zip"])
     shutil.copyfile(str(model_zip), str(tmp))
     tmp.replace(outputs["model_zip"])

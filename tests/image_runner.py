@@ -57,15 +57,23 @@ class ImageRun:
             self.returncode, self.stderr[-6000:], self.stdout[-2000:])
 
 
-def run_in_image(args: Sequence[str], volumes: Optional[Dict[Path, str]] = None, entrypoint: Optional[str] = None,
-                 env: Optional[Dict[str, str]] = None, timeout: float = 900) -> ImageRun:
-    """``docker run --rm --network none [-v HOST:CONTAINER...] IMAGE ARGS``."""
+def docker_command(args: Sequence[str], volumes: Optional[Dict[Path, str]] = None, entrypoint: Optional[str] = None,
+                   env: Optional[Dict[str, str]] = None, name: Optional[str] = None) -> List[str]:
+    """``docker run --rm --network none [--name N] [-v HOST:CONTAINER...] IMAGE ARGS``."""
     command: List[str] = ["docker", "run", "--rm", "--network", "none"]
+    if name:
+        command += ["--name", name]
     for host, container in (volumes or {}).items():
         command += ["-v", "{}:{}".format(host, container)]
     for key, value in (env or {}).items():
         command += ["-e", "{}={}".format(key, value)]
     if entrypoint:
         command += ["--entrypoint", entrypoint]
-    command += [IMAGE] + list(args)
+    return command + [IMAGE] + list(args)
+
+
+def run_in_image(args: Sequence[str], volumes: Optional[Dict[Path, str]] = None, entrypoint: Optional[str] = None,
+                 env: Optional[Dict[str, str]] = None, timeout: float = 900) -> ImageRun:
+    """Run a step (or ``--entrypoint python`` module) in the image and wait for it."""
+    command = docker_command(args, volumes, entrypoint, env)
     return ImageRun(subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout))

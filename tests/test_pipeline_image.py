@@ -92,6 +92,8 @@ def test_sample_corpus_trains_tests_exports_packages_and_transcribes(tmp_path):
         assert sorted(archive.getnames()) == ["alphabet.txt", "output_graph.tflite"]
     with tarfile.open(str(data / "checkpoint_fr.tar.xz")) as archive:
         names = archive.getnames()
+        state = archive.extractfile("best_dev_checkpoint").read().decode()
+    assert 'model_checkpoint_path: "best_dev-' in state and "/mnt/" not in state  # portable once extracted
     assert "best_dev_checkpoint" in names and any(n.endswith(".index") for n in names) and "flags.txt" in names
     card = (data / "model_card_fr.md").read_text()
     assert "| cv-fr | 96 | 16 | 16 |" in card and "| n_hidden | 200 |" in card and "fit_test.csv" in card

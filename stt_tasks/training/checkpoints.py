@@ -60,3 +60,33 @@ def checkpoint_n_hidden(directory: Path) -> Optional[int]:
         return int(json.loads(flags.read_text(encoding="utf-8"))["n_hidden"])
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def relative_state(text: str) -> str:
+    """A checkpoint state file's text with every path reduced to its file name (portable)."""
+    return re.sub(r'^((?:all_)?model_checkpoint_paths?:\s*")([^"]*/)?([^"/]+")', r"\1\3", text, flags=re.M)
+
+
+def portable_view(directory: Path, staging: Path) -> Path:
+    """``directory`` itself when its state files resolve there, else a view of it that does.
+
+    Coqui saves absolute paths in its state files (``/mnt/checkpoints/best_dev-12``), so a checkpoint
+    mounted elsewhere (``/transfer-checkpoint``, read-only) names files TensorFlow cannot find. The
+    view is a folder of symbolic links to the files with the state files rewritten to bare names.
+    """
+    states = [n for n in ("checkpoint", "best_dev_checkpoint") if (directory / n).is_file()]
+    resolvable = all(Path(str(directory / p) + ".index").is_file()  # an absolute p replaces directory
+                     for n in states for p in checkpoint_prefixes(directory, n)[:1])
+    if resolvable:
+        return directory
+    import shutil
+
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    for entry in directory.iterdir():
+        if entry.name in states:
+            (staging / entry.name).write_text(relative_state(entry.read_text(encoding="utf-8")), encoding="utf-8")
+        elif entry.is_file():
+            (staging / entry.name).symlink_to(entry.absolute())
+    return staging

@@ -60,3 +60,21 @@ def wav_path(csv_path: Path, wav_filename: str) -> str:
 
 def wav_paths(csv_path: Path) -> List[str]:
     return [wav_path(csv_path, r["wav_filename"]) for r in read_rows(csv_path)]
+
+
+def check_clips_exist(csvs: List[Path]) -> int:
+    """Every WAV the CSVs name exists; returns the number of clips.
+
+    Checked before coqui starts: a missing file fails inside coqui's tf.data pipeline, where the
+    process can hang instead of exiting.
+    """
+    total = 0
+    for csv_path in csvs:
+        for line, row in enumerate(read_rows(csv_path), start=2):
+            wav = Path(wav_path(csv_path, row["wav_filename"]))
+            if not wav.is_file():
+                raise BadInputError("{} line {}: clip {} does not exist. Re-run this corpus's importer, or fix the "
+                                    "path (relative paths are relative to the CSV's folder).".format(
+                                        csv_path, line, wav))
+            total += 1
+    return total

@@ -21,7 +21,7 @@ from stt_tasks.layout import DataRoot
 from stt_tasks.progress import LOG
 from stt_tasks.training import checkpoints as ckpt
 from stt_tasks.training.coqui import run_coqui
-from stt_tasks.training.datasets import fingerprints, require_csvs, split_csvs, wav_path, wav_paths
+from stt_tasks.training.datasets import check_clips_exist, fingerprints, require_csvs, split_csvs, wav_path, wav_paths
 from stt_tasks.training.flags import parameter_flags
 from stt_tasks.training.metrics import error_rates
 
@@ -103,6 +103,7 @@ def test(root: DataRoot, params: Mapping[str, Any]) -> Dict[str, Any]:
         LOG.info("test already done for this checkpoint and these inputs (%s): nothing to do", marker.path)
         return dict(marker.outputs(), skipped=True)
 
+    check_clips_exist(test_csvs + dev_csvs)
     remove_stale_siblings(output)
     raw = temporary_sibling(output)
     flags: Dict[str, Any] = parameter_flags({"batch_size": params["batch_size"], "beam_width": decoder["beam_width"],

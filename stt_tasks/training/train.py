@@ -25,7 +25,7 @@ from stt_tasks.progress import LOG
 from stt_tasks.training import checkpoints as ckpt
 from stt_tasks.training.capabilities import resolve_training_switches
 from stt_tasks.training.coqui import run_coqui
-from stt_tasks.training.datasets import count_rows, fingerprints, require_csvs
+from stt_tasks.training.datasets import check_clips_exist, fingerprints, require_csvs
 from stt_tasks.training.flags import parameter_flags
 
 DEFAULT_TRANSFER_DIR = Path("/transfer-checkpoint")
@@ -142,7 +142,8 @@ def train(root: DataRoot, params: Mapping[str, Any], transfer_dir: Optional[Path
         start_step = current_step
         progress.write(inputs, [], {"start_step": start_step})
 
-    clips = count_rows(train_csvs)
+    clips = check_clips_exist(train_csvs)
+    check_clips_exist(dev_csvs)
     steps_per_epoch = max(1, math.ceil(clips / params["batch_size"]))
     epochs_done = max(0, (current_step - start_step) // steps_per_epoch)
     remaining = params["epochs"] - epochs_done
@@ -165,12 +166,17 @@ def train(root: DataRoot, params: Mapping[str, Any], transfer_dir: Optional[Path
             "summary_dir": str(root.tmp / "summaries"),
         })
         if transfer is not None:
+            source = ckpt.portable_view(transfer_dir, root.tmp / "transfer-checkpoint")
+            if source != transfer_dir:
+                LOG.info("%s names its files by absolute paths: reading it through %s", transfer_dir, source)
             LOG.info("transfer learning from %s (alphabet %s: drop_source_layers %d)", transfer_dir,
                      "differs" if transfer["alphabet_differs"] else "same", transfer["drop_source_layers"])
-            flags.update({"load_checkpoint_dir": str(transfer_dir), "save_checkpoint_dir": str(checkpoints),
+            flags.update({"load_checkpoint_dir": str(source), "save_checkpoint_dir": str(checkpoints),
                           "drop_source_layers": transfer["drop_source_layers"]})
         else:
             flags["checkpoint_dir"] = str(checkpoints)
+            # coqui's "auto" loads the best dev checkpoint first: resuming must continue from the last one.
+            flags["load_train"] = "last" if current_step else "init"
         run_coqui("coqui_stt_training.train", flags, on_line=history.feed)
 
     best = checkpoints / "best_dev_checkpoint"

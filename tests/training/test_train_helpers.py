@@ -73,3 +73,29 @@ def test_tf2_image_refuses_cudnn_and_amp_with_the_fix():
         "train_cudnn": False, "automatic_mixed_precision": False}
     assert resolve_training_switches({"train_cudnn": True, "amp": True}, major=1) == {
         "train_cudnn": True, "automatic_mixed_precision": True}
+
+
+def test_missing_clip_is_named_with_its_csv_line(tmp_path):
+    from stt_tasks.training.datasets import check_clips_exist
+
+    corpus = tmp_path / "c"
+    (corpus / "clips").mkdir(parents=True)
+    (corpus / "clips" / "a.wav").write_bytes(b"RIFF")
+    csv_path = corpus / "c_train.csv"
+    csv_path.write_text("wav_filename,wav_filesize,transcript\nclips/a.wav,4,oui\nclips/b.wav,4,non\n")
+    with pytest.raises(BadInputError, match=r"c_train.csv line 3: clip .*clips/b.wav does not exist"):
+        check_clips_exist([csv_path])
+    csv_path.write_text("wav_filename,wav_filesize,transcript\nclips/a.wav,4,oui\n")
+    assert check_clips_exist([csv_path]) == 1
+
+
+def test_a_checkpoint_saved_elsewhere_is_read_through_a_portable_view(tmp_path):
+    mounted = tmp_path / "transfer"
+    write_state(mounted, "checkpoint", 12)  # absolute paths, valid where they are
+    assert ckpt.portable_view(mounted, tmp_path / "view") == mounted
+    moved = tmp_path / "moved"
+    mounted.rename(moved)  # as if mounted at another path: the absolute paths no longer resolve
+    view = ckpt.portable_view(moved, tmp_path / "view")
+    assert view == tmp_path / "view"
+    assert ckpt.checkpoint_prefixes(view)[0] == "train-12"
+    assert (view / "train-12.index").resolve() == (moved / "train-12.index").resolve()
