@@ -73,10 +73,16 @@ def check_optimize_lm(work):
     Tunes on the dev set, stores the study in SQLite, and does not redo finished work.
     """
     root = ldc93s1_data_root(work)
+    volumes = {SMOKE_FIXTURES: "/fixtures:ro", work: "/work"}
+    first = run_in_image(["optimize-lm", "--data-root", "/work/smoke", "--lm-evaluate-range", "2,3,2",
+                          "--batch-size", "1"], volumes=volumes)
+    assert first.returncode == 0 and first.result["trials"] == 2, first.explain()
+    # Asking for 3 trials continues the stored study (as a killed run does): one more trial, not three.
     args = ["optimize-lm", "--data-root", "/work/smoke", "--lm-evaluate-range", "2,3,3", "--batch-size", "1"]
-    run = run_in_image(args, volumes={SMOKE_FIXTURES: "/fixtures:ro", work: "/work"})
+    run = run_in_image(args, volumes=volumes)
     assert run.returncode == 0, run.explain()
     result = run.result
+    assert result["resumed_from_trials"] == 2 and result["study_name"] == first.result["study_name"]
     assert result["trials"] == 3 and result["wer"] == 0.0 and result["metric"] == "wer"
     assert 0.0 <= result["lm_alpha"] <= 2.0 and 0.0 <= result["lm_beta"] <= 3.0
     assert result["tuned_on"] == ["/work/smoke/extracted/data/ldc93s1/ldc93s1_dev.csv"]

@@ -35,9 +35,11 @@ def run_search(settings: Dict[str, Any]) -> Dict[str, Any]:
     initialize_globals_from_cli()
     early_training_checks()
     is_character_based = character_based()
-    sampler = optuna.samplers.TPESampler(seed=int(settings.get("seed", 4568)))
-    study = optuna.create_study(study_name=settings["study"], storage=settings["storage"], sampler=sampler,
-                                direction="minimize", load_if_exists=True)
+    study = optuna.create_study(study_name=settings["study"], storage=settings["storage"], direction="minimize",
+                                load_if_exists=True)
+    # Seeded for reproducibility, but offset by the trials already stored: a resumed run must not draw
+    # the same random start-up points again.
+    study.sampler = optuna.samplers.TPESampler(seed=int(settings.get("seed", 4568)) + len(study.trials))
 
     def objective(trial: "optuna.Trial") -> float:
         Config.lm_alpha = trial.suggest_float("lm_alpha", 0.0, float(settings["alpha_max"]))

@@ -86,8 +86,9 @@ def optimize_lm(root: DataRoot, params: Mapping[str, Any]) -> Dict[str, Any]:
         LOG.info("decoder already tuned for these inputs (%s): nothing to do", marker.path)
         return dict(marker.outputs(), skipped=True)
     study = root.lm / STUDY_FILE
-    # One study per set of inputs: a killed run with the same inputs resumes it, changed inputs start afresh.
-    study_name = "lm-{:016x}".format(abs(hash_inputs(inputs)))
+    # The study is named by everything but n_trials: a killed run, or a later run asking for more trials,
+    # continues the same study; other inputs (checkpoint, dev sets, ranges) start a new one.
+    study_name = "lm-{:016x}".format(hash_inputs(dict(inputs, range=[alpha_max, beta_max])))
     flags: Dict[str, Any] = parameter_flags({"batch_size": params["batch_size"], "beam_width": params["beam_width"]})
     flags.update({
         "test_files": [str(p) for p in dev_csvs],  # tune on dev, never on test
