@@ -12,7 +12,7 @@ held-out voice WER 0.62 / CER 0.19, while an untrained model has WER 1.0. We req
 (margin for thread-order nondeterminism of CPU training) and held-out CER <= 0.4 (the model learnt
 sounds, not only the six training voices). The exported model must agree with the checkpoint on the
 same dev clips within the transcribe step's tolerance (measured difference 0.001).
-Duration about 5 minutes on 2 cores, training 2.6 minutes of it.
+Duration about 3.5 minutes on 2 cores, training 2.6 minutes of it.
 """
 
 from __future__ import annotations
