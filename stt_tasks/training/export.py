@@ -14,12 +14,13 @@ import zipfile
 from pathlib import Path
 from typing import Any, Dict, List, Mapping
 
+from stt_tasks.errors import BadInputError
 from stt_tasks.fsio import CompletionMarker, file_fingerprint, remove_stale_siblings, temporary_sibling
 from stt_tasks.languages import LanguagePack
 from stt_tasks.layout import DataRoot
 from stt_tasks.progress import LOG
 from stt_tasks.training import checkpoints as ckpt
-from stt_tasks.training.coqui import run_coqui
+from stt_tasks.training.coqui import run_coqui, tensorflow_major
 from stt_tasks.training.evaluate import decoder_settings, require_checkpoint
 from stt_tasks.training.flags import parameter_flags
 
@@ -61,6 +62,9 @@ def write_model_zip(zip_path: Path, members: List[Path]) -> None:
 def export(root: DataRoot, pack: LanguagePack, params: Mapping[str, Any], frozen_pb: bool = False,
            quantize: bool = True) -> Dict[str, Any]:
     """Export the best dev checkpoint; return the step's JSON result."""
+    if tensorflow_major() == 1:
+        raise BadInputError("export needs TensorFlow's TFLite converter, which NVIDIA's TF1 image (stt-tasks-gpu) "
+                            "does not ship: run the export step in stt-tasks-cpu, which reads the same checkpoints.")
     best = require_checkpoint(root)
     decoder = decoder_settings(root, params)
     alphabet = root.models / "alphabet.txt"
