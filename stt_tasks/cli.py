@@ -32,7 +32,12 @@ Step = Callable[[argparse.Namespace, DataRoot, Dict[str, Any]], Dict[str, Any]]
 def _preflight(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
     from stt_tasks.preflight import preflight
 
-    return preflight(root, expected_hours=args.expected_hours, require_gpu=args.require_gpu)
+    result = preflight(root, expected_hours=args.expected_hours, require_gpu=args.require_gpu)
+    if args.smoke_train:
+        from stt_tasks.training.smoke import preflight_smoke_train
+
+        result.update(preflight_smoke_train(root.tmp / "smoke-train", epochs=args.smoke_epochs))
+    return result
 
 
 def _import_common_voice(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
@@ -120,6 +125,49 @@ def _sample_corpus(args: argparse.Namespace, root: DataRoot, params: Dict[str, A
     return build_sample_corpus(Path(args.dest).absolute(), load_language(args.language), bad_clips=not args.clean)
 
 
+def _train(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
+    from stt_tasks.training.train import train
+
+    return train(root, params, transfer_dir=Path(args.transfer_checkpoint) if args.transfer_checkpoint else None)
+
+
+def _test(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
+    from stt_tasks.training.evaluate import test
+
+    return test(root, params)
+
+
+def _export(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
+    from stt_tasks.training.export import export
+
+    return export(root, load_language(args.language), params, frozen_pb=args.pb, quantize=not args.no_quantize)
+
+
+def _transcribe(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
+    from stt_tasks.training.transcribe import TOLERANCE, transcribe_dev
+
+    return transcribe_dev(root, params, max_clips=args.max_clips,
+                          tolerance=TOLERANCE if args.tolerance is None else args.tolerance)
+
+
+def _optimize_lm(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
+    from stt_tasks.training.optimize import optimize_lm
+
+    return optimize_lm(root, params)
+
+
+def _package(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
+    from stt_tasks.package import package
+
+    return package(root, load_language(args.language), params)
+
+
+def _report(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
+    from stt_tasks.report import build_report
+
+    return build_report(root, load_language(args.language))
+
+
 def _params(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
     return {"parameters": params}
 
@@ -144,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = step("preflight", _preflight, "create and check the data root, disk space and GPU")
     sub.add_argument("--expected-hours", type=float, default=None, help="hours of audio to plan disk for")
     sub.add_argument("--require-gpu", action="store_true", help="fail when no GPU is visible")
+    sub.add_argument("--smoke-train", action="store_true",
+                     help="train seconds on a synthesised clip, export, load in stt (training images only)")
+    sub.add_argument("--smoke-epochs", type=int, default=3, help="epochs of the smoke training (default 3)")
 
     sub = step(
         "import", _import, "import a corpus into extracted/data/", ["english_compatible", "duplicate_sentence_count"]
@@ -183,6 +234,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub = step("sample-corpus", _sample_corpus, "synthesise a small corpus in the Common Voice layout")
     sub.add_argument("--dest", required=True, help="folder for the release tarball and LM text")
     sub.add_argument("--clean", action="store_true", help="leave out the deliberately bad clips")
+
+    training = ["batch_size", "epochs", "learning_rate", "dropout", "n_hidden", "early_stop", "amp", "train_cudnn"]
+    decoder = ["batch_size", "beam_width", "lm_alpha", "lm_beta"]
+    sub = step("train", _train, "train (or resume) the acoustic model on every *train.csv/*dev.csv", training)
+    sub.add_argument("--transfer-checkpoint", default=None,
+                     help="checkpoint to fine-tune from (default $STT_TRANSFER_CHECKPOINT, else /transfer-checkpoint)")
+    step("test", _test, "WER/CER of the best checkpoint on every *test.csv (and the dev clips)", decoder)
+    sub = step("export", _export, "export the best checkpoint to TFLite, metadata and the model zip", ["beam_width",
+               "lm_alpha", "lm_beta"])
+    sub.add_argument("--pb", action="store_true", help="also export a frozen TensorFlow graph (output_graph.pb)")
+    sub.add_argument("--no-quantize", action="store_true", help="export float weights instead of int8")
+    sub = step("transcribe", _transcribe, "transcribe the dev clips with the exported model in the stt runtime",
+               ["beam_width", "lm_alpha", "lm_beta"])
+    sub.add_argument("--max-clips", type=int, default=None, help="transcribe at most this many dev clips")
+    sub.add_argument("--tolerance", type=float, default=None, help="largest accepted WER difference (default 0.05)")
+
+    step("optimize-lm", _optimize_lm, "tune lm_alpha/lm_beta on the dev sets (LM_EVALUATE_RANGE)",
+         ["lm_evaluate_range", "batch_size", "beam_width"])
+    step("package", _package, "model and checkpoint archives, the model zip and a model card")
+    step("report", _report, "HTML report with plots of the corpora, the training and the results")
 
     step("params", _params, "print the effective run parameters", list(PARAMETERS))
     return parser

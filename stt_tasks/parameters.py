@@ -36,6 +36,13 @@ def parse_evaluate_range(text: str) -> Optional[Tuple[float, float, int]]:
     return alpha_max, beta_max, trials
 
 
+def parse_optional_bool(text: str) -> Optional[bool]:
+    """Like :func:`parse_bool`, plus ``auto`` (None: the step decides from the image it runs in)."""
+    if str(text).strip().lower() == "auto":
+        return None
+    return parse_bool(text)
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -82,7 +89,7 @@ class Parameter:
 
     def typed_default(self) -> Any:
         """The default as the JSON value a DAG parameter holds (bool, int, float or str)."""
-        if self.schema.get("type") == "string":
+        if self.schema.get("type") == "string" or self.default in self.schema.get("enum", ()):
             return self.default
         return self.parse(self.default)
 
@@ -135,6 +142,14 @@ PARAMETERS: Dict[str, Parameter] = {
         ),
         Parameter("lm_top_k", "LM_TOP_K", "500000", _positive_int, "vocabulary size of the scorer", _POSITIVE_INT),
         Parameter("amp", "AMP", "0", parse_bool, "automatic mixed precision (TF1 GPU image)", _BOOLEAN),
+        Parameter(
+            "train_cudnn",
+            "TRAIN_CUDNN",
+            "auto",
+            parse_optional_bool,
+            "cuDNN LSTM (TF1 GPU image only; auto: on where a GPU and cuDNN LSTM are available)",
+            {"enum": [True, False, "auto"]},
+        ),
         Parameter("early_stop", "EARLY_STOP", "1", parse_bool, "stop when the dev loss stops improving", _BOOLEAN),
         Parameter(
             "english_compatible",

@@ -29,6 +29,7 @@ def test_parameter_defaults_are_the_original_image_ones(step):
         "lm_beta": 0.0,
         "lm_top_k": 500000,
         "amp": False,
+        "train_cudnn": None,  # auto: cuDNN LSTM only where the image has it
         "early_stop": True,
         "english_compatible": False,
         "lm_evaluate_range": None,

@@ -1,0 +1,203 @@
+"""The package step: the release archives and a model card with the model's lineage.
+
+As the original ``package.sh``, in the data root: ``model_tflite_<lang>.tar.xz`` (TFLite model, alphabet,
+scorer), ``checkpoint_<lang>.tar.xz`` (``best_dev_checkpoint`` and the files of the checkpoint it names,
+with coqui's ``flags.txt`` and ``alphabet.txt``) and a copy of the model zip. New: ``model_card_<lang>.md``,
+which says what the model was made from (corpora, hours, clips, what the importers dropped), how
+(parameters, epochs, software versions), how well it does (WER/CER per test corpus) and the checksums
+of what was shipped. Pure Python: no TensorFlow needed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import tarfile
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+from stt_tasks import __version__
+from stt_tasks.errors import BadInputError
+from stt_tasks.fsio import CompletionMarker, file_fingerprint, sha256_file, temporary_sibling, write_text_atomic
+from stt_tasks.languages import LanguagePack
+from stt_tasks.layout import DataRoot
+from stt_tasks.progress import LOG
+from stt_tasks.training.checkpoints import relative_state
+
+MARKER = ".package.completed.json"
+
+
+def _json(path: Path) -> Optional[Dict[str, Any]]:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def checkpoint_members(checkpoints: Path) -> List[Path]:
+    """best_dev_checkpoint, every file of the checkpoint(s) it names, flags.txt and alphabet.txt."""
+    state = checkpoints / "best_dev_checkpoint"
+    if not state.is_file():
+        raise BadInputError("no {}: run the train step first.".format(state))
+    members = [state]
+    for line in state.read_text(encoding="utf-8").splitlines():
+        if ":" not in line:
+            continue
+        name = Path(line.split(":", 1)[1].strip().strip('"')).name
+        members += sorted(p for p in checkpoints.glob(name + ".*") if p.is_file() and p not in members)
+    members += [checkpoints / n for n in ("flags.txt", "alphabet.txt") if (checkpoints / n).is_file()]
+    return members
+
+
+def write_tar_xz(target: Path, members: List[Tuple[Path, str]],
+                 rewrite: Optional[Mapping[str, Callable[[str], str]]] = None) -> None:
+    """A .tar.xz of (file, name in archive) pairs, written under a temporary name then renamed.
+
+    ``rewrite`` maps archive names to a function applied to that text file's content (the checkpoint
+    state file gets bare names, so the archive works wherever it is extracted).
+    """
+    tmp = temporary_sibling(target)
+    try:
+        with tarfile.open(tmp, "w:xz") as archive:
+            for path, name in members:
+                if rewrite and name in rewrite:
+                    payload = rewrite[name](path.read_text(encoding="utf-8")).encode("utf-8")
+                    info = tarfile.TarInfo(name)
+                    info.size = len(payload)
+                    info.mtime = int(path.stat().st_mtime)
+                    info.mode = 0o644
+                    archive.addfile(info, io.BytesIO(payload))
+                else:
+                    archive.add(str(path), arcname=name)
+        tmp.replace(target)
+    except BaseException:
+        tmp.unlink() if tmp.exists() else None
+        raise
+
+
+def corpus_reports(root: DataRoot) -> Dict[str, Dict[str, Any]]:
+    """Each importer's ``<corpus>_report.json`` under ``extracted/data``, by corpus."""
+    reports = {}
+    for path in sorted(root.data.glob("*/*_report.json")):
+        report = _json(path) or {}
+        reports[str(report.get("corpus", path.parent.name))] = report
+    return reports
+
+
+def software_versions() -> Dict[str, str]:
+    try:
+        from importlib import metadata
+    except ImportError:  # pragma: no cover
+        return {}
+    versions = {"stt-tasks": __version__}
+    for name in ("coqui-stt-training", "coqui-stt-ctcdecoder", "stt", "tensorflow-cpu", "tensorflow"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def model_card(pack: LanguagePack, root: DataRoot, params: Mapping[str, Any],
+               artifacts: Mapping[str, Dict[str, Any]]) -> str:
+    """The Markdown model card: identity, lineage, training, results, artifacts."""
+    meta = pack.metadata
+    train_marker = _json(root.checkpoints / ".train.completed.json") or {}
+    train = train_marker.get("result", {})
+    # The parameters the model was trained with (recorded by the train step), not today's defaults.
+    trained_with = train_marker.get("inputs", {}).get("parameters") or dict(params)
+    summary = _json(root.models / "test_summary.json")
+    tuned = _json(root.lm / "opt_lm.json")
+    lines = ["# {} {} ({})".format(meta.model_name, meta.model_version, meta.language), "", meta.description, "",
+             "| | |", "|---|---|"]
+    for key, value in (("author", meta.author), ("contact", meta.contact_info), ("licence", meta.license),
+                       ("runtime", "stt {} to {} (TFLite)".format(meta.min_stt_version, meta.max_stt_version))):
+        lines.append("| {} | {} |".format(key, value))
+    lines += ["", "## Training data (lineage)", "", "| corpus | train clips | dev clips | test clips | hours kept | "
+              "dropped by importer |", "|---|---:|---:|---:|---:|---|"]
+    for corpus, report in corpus_reports(root).items():
+        kept = report.get("kept", {})
+        dropped = ", ".join("{} {}".format(n, reason) for reason, n in sorted(report.get("dropped", {}).items()))
+        lines.append("| {} | {} | {} | {} | {:.2f} | {} |".format(
+            corpus, *(kept.get(s, {}).get("clips", 0) for s in ("train", "dev", "test")),
+            float(report.get("kept_hours", 0.0)), dropped or "none"))
+    lines += ["", "## Training", "", "| parameter | value |", "|---|---|"]
+    for name in sorted(trained_with):
+        lines.append("| {} | {} |".format(name, trained_with[name]))
+    if train:
+        lines += ["", "Trained {} epochs ({} steps), best dev checkpoint `{}`, n_hidden {}{}.".format(
+            train.get("epochs"), train.get("global_step"), Path(str(train.get("best_dev_checkpoint"))).name,
+            train.get("n_hidden"),
+            ", fine-tuned from `{}`".format(train["transfer"]["checkpoint_dir"]) if train.get("transfer") else "")]
+    lines += ["", "Software: " + ", ".join("{} {}".format(k, v) for k, v in sorted(software_versions().items())) + "."]
+    lines += ["", "## Results", ""]
+    if summary:
+        decoder = summary["decoder"]
+        lines += ["Decoder: beam width {}, lm_alpha {:.4f}, lm_beta {:.4f} ({}), scorer {}.".format(
+            decoder["beam_width"], decoder["lm_alpha"], decoder["lm_beta"], decoder["alpha_beta_from"],
+            "`{}`".format(Path(decoder["scorer"]).name) if decoder["scorer"] else "none"), "",
+            "| test set | clips | WER | CER |", "|---|---:|---:|---:|"]
+        for csv_path, rates in sorted(summary["test"]["per_csv"].items()):
+            lines.append("| {} | {} | {:.3f} | {:.3f} |".format(Path(csv_path).name, rates["clips"], rates["wer"],
+                                                               rates["cer"]))
+        overall = summary["test"]["overall"]
+        lines.append("| **overall** | {} | {:.3f} | {:.3f} |".format(overall["clips"], overall["wer"], overall["cer"]))
+    else:
+        lines.append("Not tested (no models/test_summary.json).")
+    if tuned:
+        lines += ["", "Decoder tuned on the dev sets ({} trials): lm_alpha {:.4f}, lm_beta {:.4f}, dev {} {:.4f}."
+                  .format(tuned["trials"], tuned["lm_alpha"], tuned["lm_beta"], tuned["metric"], tuned["wer"])]
+    lines += ["", "## Artifacts", "", "| file | bytes | sha256 |", "|---|---:|---|"]
+    for name, record in sorted(artifacts.items()):
+        lines.append("| {} | {} | `{}` |".format(name, record["size"], record["sha256"]))
+    return "\n".join(lines) + "\n"
+
+
+def package(root: DataRoot, pack: LanguagePack, params: Mapping[str, Any]) -> Dict[str, Any]:
+    """Write the archives, the zip copy and the model card into the data root."""
+    model = root.models / "output_graph.tflite"
+    alphabet = root.models / "alphabet.txt"
+    model_zip = root.models / (pack.export_zip_name + ".zip")
+    for required, step in ((model, "export"), (alphabet, "alphabet"), (model_zip, "export")):
+        if not required.is_file():
+            raise BadInputError("{} is missing: run the {} step first.".format(required, step))
+    scorer = root.lm / "kenlm.scorer"
+    model_members = [(model, model.name), (alphabet, alphabet.name)]
+    if scorer.is_file():
+        model_members.append((scorer, scorer.name))
+    else:
+        LOG.warning("no scorer at %s: the model archive holds the acoustic model and alphabet only", scorer)
+    checkpoint = checkpoint_members(root.checkpoints)
+    lang = pack.code
+    outputs = {
+        "model_archive": root.root / "model_tflite_{}.tar.xz".format(lang),
+        "checkpoint_archive": root.root / "checkpoint_{}.tar.xz".format(lang),
+        "model_zip": root.root / model_zip.name,
+        "model_card": root.root / "model_card_{}.md".format(lang),
+    }
+    inputs = {
+        "model": [file_fingerprint(p) for p, _ in model_members],
+        "checkpoint": [file_fingerprint(p, with_hash=False) for p in checkpoint],
+        "zip": file_fingerprint(model_zip),
+        "summary": file_fingerprint(root.models / "test_summary.json") if (root.models / "test_summary.json").is_file()
+        else None,
+        "parameters": dict(params),
+    }
+    marker = CompletionMarker(root.root, MARKER)
+    if marker.is_current(inputs):
+        LOG.info("already packaged (%s): nothing to do", marker.path)
+        return dict(marker.outputs(), skipped=True)
+    LOG.info("packaging %s", outputs["model_archive"])
+    write_tar_xz(outputs["model_archive"], model_members)
+    LOG.info("packaging %s (%d files)", outputs["checkpoint_archive"], len(checkpoint))
+    write_tar_xz(outputs["checkpoint_archive"], [(p, p.name) for p in checkpoint],
+                 rewrite={"best_dev_checkpoint": relative_state})
+    tmp = temporary_sibling(outputs["model_zip"])
+    shutil.copyfile(str(model_zip), str(tmp))
+    tmp.replace(outputs["model_zip"])
+    artifacts = {outputs[k].name: {"size": outputs[k].stat().st_size, "sha256": sha256_file(outputs[k])}
+                 for k in ("model_archive", "checkpoint_archive", "model_zip")}
+    artifacts[model.name] = {"size": model.stat().st_size, "sha256": sha256_file(model)}
+    write_text_atomic(outputs["model_card"], model_card(pack, root, params, artifacts))
+    result = {k: str(v) for k, v in outputs.items()}
+    result["artifacts"] = artifacts
+    marker.write(inputs, list(outputs.values()), result)
+    return dict(result, skipped=False)

@@ -1,0 +1,145 @@
+"""The test step: WER/CER of the best dev checkpoint on every test CSV, per corpus and overall.
+
+One coqui evaluation run decodes the test CSVs **and** the dev CSVs: the test figures are the result;
+the dev figures are what the transcribe step compares the exported model against (same clips, same
+decoder settings), which catches a faulty TFLite export.
+
+Outputs in ``models/``: ``test_output.json`` (coqui's per-clip samples, as the original image wrote)
+and ``test_summary.json`` (per CSV and overall, best/median/worst samples, decoder settings).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from stt_tasks.errors import BadInputError
+from stt_tasks.fsio import CompletionMarker, file_fingerprint, remove_stale_siblings, temporary_sibling, \
+    write_json_atomic
+from stt_tasks.layout import DataRoot
+from stt_tasks.progress import LOG
+from stt_tasks.training import checkpoints as ckpt
+from stt_tasks.training.coqui import run_coqui
+from stt_tasks.training.datasets import check_clips_exist, fingerprints, require_csvs, split_csvs, wav_path, wav_paths
+from stt_tasks.training.flags import parameter_flags
+from stt_tasks.training.metrics import error_rates
+
+MARKER = ".test.completed.json"
+REPORT_COUNT = 5
+
+
+def scorer_path(root: DataRoot) -> Optional[Path]:
+    """The scorer package the LM step built, if any (decoding without one is allowed)."""
+    scorer = root.lm / "kenlm.scorer"
+    return scorer if scorer.is_file() else None
+
+
+def decoder_settings(root: DataRoot, params: Mapping[str, Any]) -> Dict[str, Any]:
+    """Scorer, beam width and alpha/beta; tuned values from ``lm/opt_lm.json`` when LM_ALPHA/BETA are 0.
+
+    That is the original pipeline's rule: alpha = beta = 0.0 means "not chosen", and the optimiser's
+    result is used when it exists.
+    """
+    alpha, beta, source = params["lm_alpha"], params["lm_beta"], "parameters"
+    tuned = root.lm / "opt_lm.json"
+    if alpha == 0.0 and beta == 0.0 and tuned.is_file():
+        values = json.loads(tuned.read_text(encoding="utf-8"))
+        alpha, beta, source = float(values["lm_alpha"]), float(values["lm_beta"]), str(tuned)
+    scorer = scorer_path(root)
+    return {"scorer": str(scorer) if scorer else None, "beam_width": params["beam_width"], "lm_alpha": alpha,
+            "lm_beta": beta, "alpha_beta_from": source}
+
+
+def require_checkpoint(root: DataRoot) -> str:
+    prefixes = ckpt.checkpoint_prefixes(root.checkpoints, "best_dev_checkpoint")
+    if not prefixes:
+        raise BadInputError("no best_dev_checkpoint in {}: run the train step first.".format(root.checkpoints))
+    return prefixes[0]
+
+
+def summarise(samples: List[Dict[str, Any]], csvs: List[Path]) -> Dict[str, Any]:
+    """Error rates per CSV and overall (a clip belongs to the CSV that lists its WAV)."""
+    by_wav: Dict[str, Dict[str, Any]] = {wav_path(Path("/"), s["wav_filename"]): s for s in samples}
+    per_csv: Dict[str, Any] = {}
+    pairs: List[Tuple[str, str]] = []
+    for csv_path in csvs:
+        rows = [by_wav[wav] for wav in wav_paths(csv_path) if wav in by_wav]
+        csv_pairs = [(s["src"], s["res"]) for s in rows]
+        per_csv[str(csv_path)] = error_rates(csv_pairs).as_json()
+        pairs += csv_pairs
+    return {"per_csv": per_csv, "overall": error_rates(pairs).as_json()}
+
+
+def best_median_worst(samples: List[Dict[str, Any]], count: int = REPORT_COUNT) -> Dict[str, List[Dict[str, Any]]]:
+    """Samples sorted by WER then loss (as coqui's report): the best, median and worst ``count``."""
+    ordered = sorted(samples, key=lambda s: (s.get("wer", 0.0), s.get("loss", 0.0)))
+    keep = ("wav_filename", "src", "res", "wer", "cer", "loss")
+    trimmed = [{k: s.get(k) for k in keep} for s in ordered]
+    middle = len(trimmed) // 2
+    return {"best": trimmed[:count], "median": trimmed[max(0, middle - count // 2): middle + (count - count // 2)],
+            "worst": trimmed[-count:][::-1]}
+
+
+def test(root: DataRoot, params: Mapping[str, Any]) -> Dict[str, Any]:
+    """Evaluate the best dev checkpoint; write ``models/test_output.json`` and ``test_summary.json``."""
+    test_csvs = require_csvs(root, "test")
+    dev_csvs = split_csvs(root, "dev")
+    alphabet = root.models / "alphabet.txt"
+    best = require_checkpoint(root)
+    decoder = decoder_settings(root, params)
+    output = root.models / "test_output.json"
+    summary_path = root.models / "test_summary.json"
+    inputs = {
+        "test_csvs": fingerprints(test_csvs),
+        "dev_csvs": fingerprints(dev_csvs),
+        "checkpoint": [file_fingerprint(p, with_hash=False) for p in ckpt.checkpoint_files(root.checkpoints)],
+        "scorer": file_fingerprint(Path(decoder["scorer"])) if decoder["scorer"] else None,
+        "decoder": decoder,
+        "batch_size": params["batch_size"],
+    }
+    marker = CompletionMarker(root.models, MARKER)
+    if marker.is_current(inputs):
+        LOG.info("test already done for this checkpoint and these inputs (%s): nothing to do", marker.path)
+        return dict(marker.outputs(), skipped=True)
+
+    check_clips_exist(test_csvs + dev_csvs)
+    remove_stale_siblings(output)
+    raw = temporary_sibling(output)
+    flags: Dict[str, Any] = parameter_flags({"batch_size": params["batch_size"], "beam_width": decoder["beam_width"],
+                                             "lm_alpha": decoder["lm_alpha"], "lm_beta": decoder["lm_beta"]})
+    flags.update({
+        "test_files": [str(p) for p in test_csvs + dev_csvs],
+        "checkpoint_dir": str(root.checkpoints),
+        "load_evaluate": "best",
+        "alphabet_config_path": str(alphabet),
+        "scorer_path": decoder["scorer"] or "",
+        "test_output_file": str(raw),
+        "train_cudnn": False,
+        "show_progressbar": False,
+        "report_count": REPORT_COUNT,
+    })
+    try:
+        run_coqui("coqui_stt_training.evaluate", flags)
+        samples = json.loads(raw.read_text(encoding="utf-8"))
+    except BaseException:
+        raw.unlink() if raw.exists() else None
+        raise
+    test_wavs = {wav for p in test_csvs for wav in wav_paths(p)}
+    test_samples = [s for s in samples if wav_path(Path("/"), s["wav_filename"]) in test_wavs]
+    summary = {
+        "checkpoint": best,
+        "decoder": decoder,
+        "test": summarise(test_samples, test_csvs),
+        "dev": summarise(samples, dev_csvs) if dev_csvs else None,
+        "samples": best_median_worst(test_samples),
+    }
+    write_json_atomic(summary_path, summary)
+    raw.replace(output)  # coqui's samples of the test CSVs and the dev CSVs
+    overall = summary["test"]["overall"]
+    LOG.info("test: WER %.3f, CER %.3f over %d clips (%s)", overall["wer"], overall["cer"], overall["clips"],
+             "scorer " + decoder["scorer"] if decoder["scorer"] else "no scorer")
+    result = {"test_output": str(output), "summary": str(summary_path), "wer": overall["wer"], "cer": overall["cer"],
+              "per_csv": summary["test"]["per_csv"], "checkpoint": best, "decoder": decoder}
+    marker.write(inputs, [output, summary_path], result)
+    return dict(result, skipped=False)

@@ -1,0 +1,126 @@
+"""The optimize-lm step: tune the decoder's lm_alpha/lm_beta on the dev sets, then apply them.
+
+``LM_EVALUATE_RANGE=alpha_max,beta_max,n_trials`` (empty: nothing to do, the task is skipped). The
+search itself runs in coqui's process (:mod:`stt_tasks.training.lm_search`); its Optuna study is kept in
+``lm/lm_optimizer.sqlite`` so a killed run resumes. The best values go to ``lm/opt_lm.json`` (the test
+and export steps use them while LM_ALPHA and LM_BETA are 0.0, as the original pipeline did); then the
+scorer is rebuilt with them as its defaults by the LM step (``lm --rebuild-scorer``) when this image
+has it, otherwise the values are only recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, Mapping
+
+from stt_tasks.errors import NothingToDoError, StepError
+from stt_tasks.fsio import CompletionMarker, file_fingerprint, write_json_atomic
+from stt_tasks.layout import DataRoot
+from stt_tasks.progress import LOG
+from stt_tasks.training import checkpoints as ckpt
+from stt_tasks.training.coqui import run_coqui
+from stt_tasks.training.datasets import fingerprints, require_csvs
+from stt_tasks.training.evaluate import require_checkpoint, scorer_path
+from stt_tasks.training.flags import parameter_flags
+
+MARKER = ".optimize.completed.json"
+STUDY_FILE = "lm_optimizer.sqlite"
+RESULT_FILE = "opt_lm.json"
+
+
+def lm_step_can_rebuild_scorer() -> bool:
+    """Whether this image's stt_tasks has the LM step's ``lm --rebuild-scorer`` (another module's work)."""
+    from stt_tasks.cli import build_parser
+
+    parser = build_parser()
+    for action in parser._subparsers._group_actions if parser._subparsers else []:  # type: ignore[union-attr]
+        choices = getattr(action, "choices", None) or {}
+        if "lm" in choices:
+            return any("--rebuild-scorer" in a.option_strings for a in choices["lm"]._actions)
+    return False
+
+
+def rebuild_scorer(root: DataRoot, alpha: float, beta: float) -> bool:
+    """Ask the LM step to repackage the scorer with the tuned defaults; False when it is not available."""
+    if not lm_step_can_rebuild_scorer():
+        LOG.warning("this image has no `lm --rebuild-scorer` step yet: alpha %.4f, beta %.4f are recorded in %s "
+                    "and used by test/export, the scorer keeps its defaults", alpha, beta, root.lm / RESULT_FILE)
+        return False
+    command = [sys.executable, "-m", "stt_tasks", "lm", "--rebuild-scorer", "--data-root", str(root.root),
+               "--lm-alpha", repr(alpha), "--lm-beta", repr(beta)]
+    completed = subprocess.run(command, stdout=sys.stderr)
+    if completed.returncode != 0:
+        raise StepError("`{}` failed (exit {}); its output is above.".format(" ".join(command), completed.returncode))
+    return True
+
+
+def optimize_lm(root: DataRoot, params: Mapping[str, Any]) -> Dict[str, Any]:
+    """Run (or resume) the search; write ``lm/opt_lm.json``; return the step's JSON result."""
+    search_range = params["lm_evaluate_range"]
+    if search_range is None:
+        raise NothingToDoError("LM_EVALUATE_RANGE is empty: decoder tuning not requested (set it to "
+                               "alpha_max,beta_max,n_trials, for example 5,5,600).")
+    scorer = scorer_path(root)
+    if scorer is None:
+        raise NothingToDoError("no scorer at {}: decoder tuning needs the LM step's kenlm.scorer."
+                               .format(root.lm / "kenlm.scorer"))
+    alpha_max, beta_max, n_trials = search_range
+    dev_csvs = require_csvs(root, "dev")
+    require_checkpoint(root)
+    output = root.lm / RESULT_FILE
+    inputs = {
+        "dev_csvs": fingerprints(dev_csvs),
+        "checkpoint": [file_fingerprint(p, with_hash=False) for p in ckpt.checkpoint_files(root.checkpoints)],
+        # Not the scorer's bytes: rebuilding it with the tuned defaults must not make this step stale.
+        "scorer": str(scorer),
+        "lm_binary": file_fingerprint(root.lm / "lm.binary") if (root.lm / "lm.binary").is_file() else None,
+        "range": [alpha_max, beta_max, n_trials],
+        "beam_width": params["beam_width"],
+        "batch_size": params["batch_size"],
+    }
+    marker = CompletionMarker(root.lm, MARKER)
+    if marker.is_current(inputs):
+        LOG.info("decoder already tuned for these inputs (%s): nothing to do", marker.path)
+        return dict(marker.outputs(), skipped=True)
+    study = root.lm / STUDY_FILE
+    # The study is named by everything but n_trials: a killed run, or a later run asking for more trials,
+    # continues the same study; other inputs (checkpoint, dev sets, ranges) start a new one.
+    study_name = "lm-{:016x}".format(hash_inputs(dict(inputs, range=[alpha_max, beta_max])))
+    flags: Dict[str, Any] = parameter_flags({"batch_size": params["batch_size"], "beam_width": params["beam_width"]})
+    flags.update({
+        "test_files": [str(p) for p in dev_csvs],  # tune on dev, never on test
+        "checkpoint_dir": str(root.checkpoints),
+        "load_evaluate": "best",
+        "alphabet_config_path": str(root.models / "alphabet.txt"),
+        "scorer_path": str(scorer),
+        "train_cudnn": False,
+        "show_progressbar": False,
+    })
+    settings = {"alpha_max": alpha_max, "beta_max": beta_max, "n_trials": n_trials, "study": study_name,
+                "storage": "sqlite:///{}".format(study), "output": str(root.lm / (".opt_lm.search.json"))}
+    LOG.info("tuning lm_alpha in [0, %g], lm_beta in [0, %g], %d trials on %d dev CSVs (study %s in %s)",
+             alpha_max, beta_max, n_trials, len(dev_csvs), study_name, study)
+    run_coqui("stt_tasks.training.lm_search", flags, extra_env={"STT_LM_SEARCH": json.dumps(settings)})
+    found = json.loads(Path(settings["output"]).read_text(encoding="utf-8"))
+    Path(settings["output"]).unlink()
+    best = {"lm_alpha": found["lm_alpha"], "lm_beta": found["lm_beta"], "wer": found["wer"],
+            "metric": found["metric"], "trials": found["trials"], "tuned_on": [str(p) for p in dev_csvs]}
+    write_json_atomic(output, best)
+    rebuilt = rebuild_scorer(root, best["lm_alpha"], best["lm_beta"])
+    result = dict(best, output=str(output), study=str(study), study_name=study_name,
+                  resumed_from_trials=found["resumed_from"], scorer_rebuilt=rebuilt)
+    LOG.info("best: lm_alpha %.4f, lm_beta %.4f, dev %s %.4f", best["lm_alpha"], best["lm_beta"], best["metric"],
+             best["wer"])
+    marker.write(inputs, [output], result)
+    return dict(result, skipped=False)
+
+
+def hash_inputs(inputs: Mapping[str, Any]) -> int:
+    """A stable 64-bit number for the inputs (Python's ``hash`` of a str changes between runs)."""
+    import hashlib
+
+    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big")

@@ -1,0 +1,55 @@
+"""The package step's pure parts: checkpoint members, portable archives, the model card's lineage."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+
+from stt_tasks.layout import DataRoot
+from stt_tasks.package import checkpoint_members, model_card, write_tar_xz
+from stt_tasks.training.checkpoints import relative_state
+
+
+def test_checkpoint_archive_holds_the_best_checkpoint_with_bare_names(tmp_path):
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    (checkpoints / "best_dev_checkpoint").write_text(
+        'model_checkpoint_path: "{0}/best_dev-720"\nall_model_checkpoint_paths: "{0}/best_dev-720"\n'.format(
+            checkpoints))
+    for name in ("best_dev-720.index", "best_dev-720.data-00000-of-00001", "best_dev-720.meta", "train-900.index",
+                 "flags.txt", "alphabet.txt"):
+        (checkpoints / name).write_text("x")
+    members = checkpoint_members(checkpoints)
+    assert [p.name for p in members] == ["best_dev_checkpoint", "best_dev-720.data-00000-of-00001",
+                                         "best_dev-720.index", "best_dev-720.meta", "flags.txt", "alphabet.txt"]
+    archive_path = tmp_path / "checkpoint_fr.tar.xz"
+    write_tar_xz(archive_path, [(p, p.name) for p in members], rewrite={"best_dev_checkpoint": relative_state})
+    with tarfile.open(str(archive_path)) as archive:
+        state = archive.extractfile("best_dev_checkpoint").read().decode()
+    assert state == 'model_checkpoint_path: "best_dev-720"\nall_model_checkpoint_paths: "best_dev-720"\n'
+    assert not list(tmp_path.glob(".*tmp-*"))
+
+
+def test_model_card_tells_the_lineage(tmp_path, fr_pack):
+    root = DataRoot(tmp_path / "data")
+    root.create()
+    (root.data / "cv-fr").mkdir()
+    (root.data / "cv-fr" / "cv-fr_report.json").write_text(json.dumps({
+        "corpus": "cv-fr", "kept": {"train": {"clips": 96}, "dev": {"clips": 16}, "test": {"clips": 16}},
+        "kept_hours": 0.07, "dropped": {"too_short": 1, "invalid_label": 2}}))
+    (root.checkpoints / ".train.completed.json").write_text(json.dumps({
+        "inputs": {"parameters": {"n_hidden": 200, "epochs": 60}},
+        "result": {"epochs": 60, "global_step": 720, "best_dev_checkpoint": "/mnt/checkpoints/best_dev-720",
+                   "n_hidden": 200, "transfer": None}}))
+    (root.models / "test_summary.json").write_text(json.dumps({
+        "decoder": {"beam_width": 500, "lm_alpha": 0.0, "lm_beta": 0.0, "alpha_beta_from": "parameters",
+                    "scorer": None},
+        "test": {"per_csv": {"/mnt/extracted/data/cv-fr/cv-fr_test.csv": {"clips": 16, "wer": 0.62, "cer": 0.19}},
+                 "overall": {"clips": 16, "wer": 0.62, "cer": 0.19}}}))
+    card = model_card(fr_pack, root, {"n_hidden": 2048}, {"output_graph.tflite": {"size": 5, "sha256": "ab"}})
+    assert card.startswith("# cv-fr 1.2 (fr-FR)")
+    assert "| cv-fr | 96 | 16 | 16 | 0.07 | 2 invalid_label, 1 too_short |" in card
+    assert "| n_hidden | 200 |" in card and "| n_hidden | 2048 |" not in card  # what it was trained with
+    assert "Trained 60 epochs (720 steps), best dev checkpoint `best_dev-720`" in card
+    assert "| cv-fr_test.csv | 16 | 0.620 | 0.190 |" in card
+    assert "| output_graph.tflite | 5 | `ab` |" in card
