@@ -31,9 +31,10 @@ DEMO_CONF = {
     "corpora": ["common-voice"],
     "batch_size": 8,
     "epochs": 60,
-    "n_hidden": 128,
-    "learning_rate": 0.001,
+    "n_hidden": 200,
+    "learning_rate": 0.002,
     "dropout": 0.0,
+    "early_stop": False,
     "lm_top_k": 1000,
     "lm_texts": ["sources/sample_lm_fr.txt"],
     "lm_memory": "1G",
@@ -41,7 +42,7 @@ DEMO_CONF = {
     "lm_evaluate_range": "2,2,4",
 }
 STAGE_STEPS = [("lm", "lm"), ("train", "train"), ("test", "test"), ("optimize_lm", "optimize-lm"),
-               ("export", "export"), ("package", "package"), ("report", "report")]
+               ("export", "export"), ("transcribe", "transcribe"), ("package", "package"), ("report", "report")]
 
 
 def log(message: str) -> None:
@@ -192,7 +193,15 @@ def main() -> int:
             continue
         result = request("GET", "/api/v2/dags/{}/dagRuns/{}/taskInstances/{}/xcomEntries/return_value".format(
             DAG_ID, run_id, task_id), token)["value"]
-        log("{}: {}".format(task_id, result if isinstance(result, str) else json.dumps(result)[:400]))
+        if isinstance(result, str):
+            try:
+                result = json.loads(result)
+            except ValueError:
+                pass
+        log("{}: {}".format(task_id, json.dumps(result, ensure_ascii=False)[:400]))
+        if task_id == "test" and isinstance(result, dict):
+            log("WER {:.1%}, CER {:.1%} on the sample corpus's test speaker".format(result["wer"], result["cer"]))
+    log("artifacts under {}: models/, lm/, checkpoints/, reports/".format(data_dir))
     log("web UI: {} (user admin; password in .env or printed by airflow-init)".format(API))
     if not args.keep_running:
         subprocess.run(compose + ["down"], env=env)

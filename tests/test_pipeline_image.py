@@ -23,7 +23,7 @@ import zipfile
 
 import pytest
 
-from image_runner import needs_image, run_in_image, writable_dir
+from tests.image_runner import needs_image, run_in_image, writable_dir
 
 pytestmark = [needs_image, pytest.mark.slow]
 

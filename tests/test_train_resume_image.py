@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from image_runner import docker_command, needs_image, run_in_image, writable_dir
+from tests.image_runner import docker_command, needs_image, run_in_image, writable_dir
 
 pytestmark = [needs_image, pytest.mark.slow]
 

@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from image_runner import REPO, SMOKE_FIXTURES, needs_image, run_in_image, writable_dir
+from tests.image_runner import REPO, SMOKE_FIXTURES, needs_image, run_in_image, writable_dir
 
 pytestmark = needs_image
 

@@ -78,11 +78,13 @@ AFTER_IMPORT: Tuple[PipelineStep, ...] = (
         "train",
         "train",
         TRAINING,
-        ("batch_size", "epochs", "learning_rate", "dropout", "n_hidden", "amp", "early_stop"),
+        ("batch_size", "epochs", "learning_rate", "dropout", "n_hidden", "amp", "early_stop", "train_cudnn"),
     ),
     PipelineStep("test", "test", TRAINING, ("batch_size", "beam_width", "lm_alpha", "lm_beta")),
-    PipelineStep("optimize_lm", "optimize-lm", TRAINING, ("lm_evaluate_range", "beam_width")),
+    PipelineStep("optimize_lm", "optimize-lm", TRAINING, ("lm_evaluate_range", "batch_size", "beam_width")),
     PipelineStep("export", "export", CPU, ("beam_width", "lm_alpha", "lm_beta")),
+    # the exported model in the stt runtime must agree with the checkpoint (guards the TFLite export)
+    PipelineStep("transcribe", "transcribe", CPU, ("beam_width", "lm_alpha", "lm_beta")),
     PipelineStep("package", "package", CPU),
     PipelineStep("report", "report", CPU),
 )

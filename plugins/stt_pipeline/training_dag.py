@@ -1,8 +1,9 @@
 """The training DAG of one language pack: the pipeline as a picture, wiring only.
 
-preflight -> importers (parallel) -> leakage -> alphabet -> lm -> train -> test -> optimize_lm -> export ->
-package -> report. Each step runs in a container (SttStepOperator); artifact paths travel through
-XCom; run parameters are validated with JSON Schema when a run is triggered.
+preflight -> importers (parallel) -> leakage -> alphabet -> lm -> train -> test -> optimize_lm ->
+export -> transcribe -> package -> report. Each step runs in a container (SttStepOperator);
+artifact paths travel through XCom; run parameters are validated with JSON Schema when a run is
+triggered.
 """
 
 from __future__ import annotations
