@@ -41,7 +41,7 @@ DEMO_CONF = {
     "beam_width": 100,
     "lm_evaluate_range": "2,2,4",
 }
-STAGE_STEPS = [("lm", "lm"), ("train", "train"), ("test", "test"), ("optimize_lm", "optimize-lm"),
+STAGE_STEPS = [("lm", "lm"), ("train", "train"), ("optimize_lm", "optimize-lm"), ("test", "test"),
                ("export", "export"), ("transcribe", "transcribe"), ("package", "package"), ("report", "report")]
 
 

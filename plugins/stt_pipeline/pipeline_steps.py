@@ -80,8 +80,10 @@ AFTER_IMPORT: Tuple[PipelineStep, ...] = (
         TRAINING,
         ("batch_size", "epochs", "learning_rate", "dropout", "n_hidden", "amp", "early_stop", "train_cudnn"),
     ),
-    PipelineStep("test", "test", TRAINING, ("batch_size", "beam_width", "lm_alpha", "lm_beta")),
+    # tunes lm_alpha/lm_beta on the dev sets (never on test); skipped without lm_evaluate_range
     PipelineStep("optimize_lm", "optimize-lm", TRAINING, ("lm_evaluate_range", "batch_size", "beam_width")),
+    # after the decoder tuning, so that test reports on test with the tuned alpha/beta
+    PipelineStep("test", "test", TRAINING, ("batch_size", "beam_width", "lm_alpha", "lm_beta")),
     PipelineStep("export", "export", CPU, ("beam_width", "lm_alpha", "lm_beta")),
     # the exported model in the stt runtime must agree with the checkpoint (guards the TFLite export)
     PipelineStep("transcribe", "transcribe", CPU, ("beam_width", "lm_alpha", "lm_beta")),

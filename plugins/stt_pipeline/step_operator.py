@@ -104,6 +104,9 @@ class SttStepOperator(DockerOperator):
             mount_tmp_dir=False,
             force_pull=False,
             skip_on_exit_code=EXIT_NOTHING_TO_DO,
+            # Every line, not only the last: Docker reads stdout and stderr through separate pipes, so
+            # a log line written just before the result can reach the log after it.
+            xcom_all=True,
             environment={"PYTHONUNBUFFERED": "1"},
             **kwargs,
         )
@@ -165,14 +168,23 @@ def _status_code(error: DockerContainerFailedException) -> Optional[int]:
     return int(match.group(1)) if match else None
 
 
-def parse_result(line: Optional[str], task_id: str) -> Dict[str, Any]:
-    """The step's JSON result from the container's last output line."""
-    try:
-        result = json.loads(line or "")
-    except ValueError:
-        raise AirflowException(
-            "step {} ended without a JSON result line (last line: {!r}); see the task log.".format(task_id, line)
-        ) from None
-    if not isinstance(result, dict):
-        raise AirflowException("step {} returned {!r}, not a JSON object".format(task_id, result))
-    return result
+def parse_result(output: Any, task_id: str) -> Dict[str, Any]:
+    """The step's JSON result: the last output line that is a JSON object.
+
+    The step prints it last on stdout; stderr lines may still arrive after it (see ``xcom_all``).
+    """
+    lines = output if isinstance(output, list) else [output]
+    for line in reversed([l for l in lines if l and l.strip()]):
+        text = line.decode("utf-8", "replace") if isinstance(line, bytes) else str(line)
+        if not text.lstrip().startswith("{"):
+            continue
+        try:
+            result = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(result, dict):
+            return result
+    last = lines[-1] if lines else None
+    raise AirflowException(
+        "step {} ended without a JSON result line (last line: {!r}); see the task log.".format(task_id, last)
+    )

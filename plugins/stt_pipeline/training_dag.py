@@ -1,7 +1,8 @@
 """The training DAG of one language pack: the pipeline as a picture, wiring only.
 
-preflight -> importers (parallel) -> leakage -> alphabet -> lm -> train -> test -> optimize_lm ->
-export -> transcribe -> package -> report. Each step runs in a container (SttStepOperator);
+preflight -> importers (parallel) -> leakage -> alphabet -> lm -> train -> optimize_lm -> test ->
+export -> transcribe -> package -> report (decoder tuning on dev comes before test, so that the test
+set is only ever used to report). Each step runs in a container (SttStepOperator);
 artifact paths travel through XCom; run parameters are validated with JSON Schema when a run is
 triggered.
 """
@@ -112,7 +113,7 @@ def build_training_dag(language: str = "fr") -> DAG:
         with TaskGroup("importers", tooltip="one task per corpus, in parallel") as importers:
             for corpus in CORPORA:
                 _import_task(corpus, language)
-        trigger_rules = {"leakage": "none_failed_min_one_success", "export": "none_failed"}
+        trigger_rules = {"leakage": "none_failed_min_one_success", "test": "none_failed"}
         later = [_step_task(step, language, trigger_rule=trigger_rules.get(step.task_id, "all_success")) for step in AFTER_IMPORT]
         chain(preflight, importers, *later)
     return dag

@@ -8,7 +8,7 @@ import pytest
 
 from stt_tasks.parameters import PARAMETERS
 
-PIPELINE = ["leakage", "alphabet", "lm", "train", "test", "optimize_lm", "export", "transcribe", "package", "report"]
+PIPELINE = ["leakage", "alphabet", "lm", "train", "optimize_lm", "test", "export", "transcribe", "package", "report"]
 IMPORTERS = [
     "importers.common_voice",
     "importers.lingua_libre",

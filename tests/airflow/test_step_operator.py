@@ -68,8 +68,11 @@ def test_result_parsing():
 
     with pytest.raises(AirflowException, match="without a JSON result line"):
         parse_result("Traceback (most recent call last):", "train")
-    with pytest.raises(AirflowException, match="not a JSON object"):
+    with pytest.raises(AirflowException, match="without a JSON result line"):
         parse_result("[1, 2]", "train")
+    # a log line that overtook the result on its way through Docker does not hide it
+    lines = ["progress 50%", '{"scorer": "/mnt/lm/kenlm.scorer"}', "", "  [inherited] cv-fr/train vs cv-fr/dev"]
+    assert parse_result(lines, "lm") == {"scorer": "/mnt/lm/kenlm.scorer"}
     with pytest.raises(AirflowException):
         parse_result(None, "train")
 
@@ -95,7 +98,7 @@ def test_templated_command_renders_run_parameters(dagbag):
     task = dagbag.dags["stt_fr_training"].get_task("train")
     rendered = task.render_template(task.command, {"params": {"epochs": 3, "batch_size": 8, "learning_rate": 0.001,
                                                               "dropout": 0.1, "n_hidden": 64, "amp": False,
-                                                              "early_stop": True}})
+                                                              "early_stop": True, "train_cudnn": "auto"}})
     assert rendered[:5] == ["train", "--data-root", "/mnt", "--language", "fr"]
     assert rendered[rendered.index("--epochs") + 1] == "3" and rendered[rendered.index("--amp") + 1] == "False"
 
