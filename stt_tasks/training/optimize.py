@@ -4,8 +4,8 @@
 search itself runs in coqui's process (:mod:`stt_tasks.training.lm_search`); its Optuna study is kept in
 ``lm/lm_optimizer.sqlite`` so a killed run resumes. The best values go to ``lm/opt_lm.json`` (the test
 and export steps use them while LM_ALPHA and LM_BETA are 0.0, as the original pipeline did); then the
-scorer is rebuilt with them as its defaults by the LM step (``lm --rebuild-scorer``) when this image
-has it, otherwise the values are only recorded.
+scorer is rebuilt with them as its defaults by the LM step (``lm --rebuild-scorer``) when that step
+built it, otherwise the values are only recorded.
 """
 
 from __future__ import annotations
@@ -31,23 +31,15 @@ STUDY_FILE = "lm_optimizer.sqlite"
 RESULT_FILE = "opt_lm.json"
 
 
-def lm_step_can_rebuild_scorer() -> bool:
-    """Whether this image's stt_tasks has the LM step's ``lm --rebuild-scorer`` (another module's work)."""
-    from stt_tasks.cli import build_parser
-
-    parser = build_parser()
-    for action in parser._subparsers._group_actions if parser._subparsers else []:  # type: ignore[union-attr]
-        choices = getattr(action, "choices", None) or {}
-        if "lm" in choices:
-            return any("--rebuild-scorer" in a.option_strings for a in choices["lm"]._actions)
-    return False
-
-
 def rebuild_scorer(root: DataRoot, alpha: float, beta: float) -> bool:
-    """Ask the LM step to repackage the scorer with the tuned defaults; False when it is not available."""
-    if not lm_step_can_rebuild_scorer():
-        LOG.warning("this image has no `lm --rebuild-scorer` step yet: alpha %.4f, beta %.4f are recorded in %s "
-                    "and used by test/export, the scorer keeps its defaults", alpha, beta, root.lm / RESULT_FILE)
+    """Re-package the scorer with the tuned defaults (``lm --rebuild-scorer``) when the lm step built it.
+
+    A scorer from elsewhere (no ``lm/lm.binary`` beside it, e.g. a released package) is not ours to
+    re-package: the values are then only recorded, and test/export use them from ``opt_lm.json``.
+    """
+    if not (root.lm / "lm.binary").is_file():
+        LOG.warning("the scorer was not built by the lm step: alpha %.4f, beta %.4f are recorded in %s and used "
+                    "by test/export, the scorer keeps its defaults", alpha, beta, root.lm / RESULT_FILE)
         return False
     command = [sys.executable, "-m", "stt_tasks", "lm", "--rebuild-scorer", "--data-root", str(root.root),
                "--lm-alpha", repr(alpha), "--lm-beta", repr(beta)]
