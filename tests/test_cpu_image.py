@@ -3,25 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 
-import pytest
+from tests.image_runner import IMAGE, needs_image, writable_dir
 
-IMAGE = os.environ.get("STT_CPU_IMAGE", "stt-tasks-cpu")
-
-
-def image_available() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    return subprocess.run(["docker", "image", "inspect", IMAGE], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
-
-
-pytestmark = pytest.mark.skipif(
-    not image_available() and not os.environ.get("CI"),
-    reason="image {} not built (make image-cpu); CI always runs these".format(IMAGE),
-)
+pytestmark = needs_image
 
 
 def docker_step(data_dir, *args):
@@ -35,9 +21,7 @@ def docker_step(data_dir, *args):
 
 
 def test_steps_run_in_the_image(tmp_path):
-    data = tmp_path / "data"
-    data.mkdir()
-    os.chmod(str(data), 0o777)
+    data = writable_dir(tmp_path / "data")
     rc, out, err = docker_step(data, "sample-corpus", "--dest", "/mnt/sources")
     assert rc == 0, err
     rc, out, err = docker_step(data, "import", "common-voice")
@@ -52,8 +36,6 @@ def test_steps_run_in_the_image(tmp_path):
 
 
 def test_missing_corpus_exit_code_in_the_image(tmp_path):
-    data = tmp_path / "empty"
-    data.mkdir()
-    os.chmod(str(data), 0o777)
+    data = writable_dir(tmp_path / "empty")
     rc, _out, err = docker_step(data, "import", "common-voice")
     assert rc == 99 and "place it there" in err

@@ -9,7 +9,6 @@ and a release adding fewer validated hours than a threshold is not worth a retra
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import urllib.error
@@ -17,6 +16,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
+
+from stt_tasks.fsio import sha256_file
 
 _RELEASE = re.compile(r"^(cv-corpus-(\d+)\.(\d+)-(\d{4}-\d{2}-\d{2}))-(?P<lang>[\w-]+)\.tar\.gz$")
 
@@ -86,14 +87,6 @@ def fetch_metadata(location: str, release: Release, language: str, timeout: floa
     )
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def decide(
     release: Optional[Release],
     metadata: Optional[ReleaseMetadata],
@@ -109,7 +102,7 @@ def decide(
     expected = (metadata.sha256 if metadata else None) or known_sha256
     event: Dict[str, Any] = {"release": release.filename, "size": release.size}
     if expected:
-        actual = sha256_of(release.path)
+        actual = sha256_file(release.path)
         if actual != expected:
             raise ReleaseCheckError(
                 "{}: SHA-256 {} differs from the published {}; download the release again.".format(

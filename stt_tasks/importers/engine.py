@@ -15,7 +15,6 @@ import hashlib
 import io
 import os
 import re
-from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,16 +31,6 @@ from stt_tasks.progress import LOG, Progress
 _TMP_NAME = re.compile(r"^\..*\.tmp-\d+$")
 
 KEPT = "kept"
-DROP_REASONS = (
-    "missing_file",
-    "undecodable",
-    "invalid_label",
-    "too_short",
-    "too_long",
-    "misaligned",
-    "duplicate_clip",
-    "sentence_in_other_split",
-)
 #: When the engine splits a corpus, a sentence belongs to the first of these splits that has it.
 SENTENCE_PRIORITY = ("test", "dev", "train")
 MANIFEST_HEADER = ("split", "assigned", "speaker", "transcript")

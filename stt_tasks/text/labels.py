@@ -118,13 +118,6 @@ class LabelRules:
         base = unicodedata.normalize("NFD", char)
         return "".join(c for c in base if not unicodedata.combining(c))
 
-    def first_disallowed(self, text: str) -> Optional[Tuple[int, str]]:
-        """Position and character of the first character outside ``allowed``, if any."""
-        for position, char in enumerate(text):
-            if char not in self.allowed:
-                return position, char
-        return None
-
 
 def _char_class(chars: Sequence[str]) -> Pattern[str]:
     return re.compile("[{}]".format("".join(re.escape(c) for c in sorted(chars))))
@@ -141,6 +134,3 @@ def char_ranges(*ranges: Tuple[int, int]) -> str:
     """A regex character class body for Unicode code point ranges."""
     return "".join("\\u{:04x}-\\u{:04x}".format(lo, hi) for lo, hi in ranges)
 
-
-def alphabet_set(chars: Sequence[str]) -> FrozenSet[str]:
-    return frozenset(chars)

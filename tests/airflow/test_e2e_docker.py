@@ -6,7 +6,6 @@ mid-way and checks that the task's retry resumes to the same outputs as an unint
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -17,26 +16,9 @@ from pathlib import Path
 
 import pytest
 
-IMAGE = os.environ.get("STT_CPU_IMAGE", "stt-tasks-cpu")
+from tests.image_runner import IMAGE, needs_image, writable_dir
 
-
-def _image_present() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    return subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True).returncode == 0
-
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not _image_present() and not os.environ.get("CI"), reason="needs Docker and " + IMAGE),
-]
-
-
-def data_dir_for_containers(path: Path) -> Path:
-    """A data root the container user (uid 999) can write."""
-    path.mkdir(parents=True)
-    os.chmod(str(path), 0o777)
-    return path
+pytestmark = [pytest.mark.slow, needs_image]
 
 
 def dags_test(conf, data_dir: Path, **popen):
@@ -59,8 +41,8 @@ def latest_xcoms(dag_id: str):
 
 
 def test_pipeline_runs_as_far_as_it_exists(airflow_db, tmp_path, sample_release):
-    data = data_dir_for_containers(tmp_path / "data")
-    data_dir_for_containers(data / "sources")
+    data = writable_dir(tmp_path / "data")
+    writable_dir(data / "sources")
     shutil.copy(sample_release["archive"], str(data / "sources"))
     shutil.copy(sample_release["lm_text"], str(data / "sources"))
     started = time.monotonic()
@@ -131,11 +113,11 @@ def snapshot(directory: Path):
 
 
 def test_killed_importer_container_is_retried_to_identical_outputs(airflow_db, tmp_path, sample_release):
-    data = data_dir_for_containers(tmp_path / "data")
-    reference = data_dir_for_containers(tmp_path / "reference")
-    data_dir_for_containers(data / "sources")
+    data = writable_dir(tmp_path / "data")
+    reference = writable_dir(tmp_path / "reference")
+    writable_dir(data / "sources")
     archive = larger_release(Path(sample_release["archive"]), data / "sources", copies=15)
-    data_dir_for_containers(reference / "sources")
+    writable_dir(reference / "sources")
     shutil.copy(str(archive), str(reference / "sources"))
     uninterrupted = subprocess.run(
         ["docker", "run", "--rm", "--network", "none", "-v", "{}:/mnt".format(reference), IMAGE, "import", "common-voice"],
@@ -167,7 +149,7 @@ def test_killed_importer_container_is_retried_to_identical_outputs(airflow_db, t
 
 
 def test_bad_input_fails_at_once_without_retries(airflow_db, tmp_path):
-    data = data_dir_for_containers(tmp_path / "data")
+    data = writable_dir(tmp_path / "data")
     (data / "sources").mkdir()  # owned by root, 755: the container user cannot write there
     run = dags_test({"corpora": ["common-voice"], "stop_after": "preflight"}, data)
     assert run.returncode != 0
