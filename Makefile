@@ -12,13 +12,13 @@ install:
 # Main job: build the images, then run the sample corpus through the training DAG in the Airflow
 # stack (scripts/demo.py). CI=true builds from local debootstrap bases instead of public images.
 LOCAL_BASES ?= $(if $(CI),1,)
-COMPOSE ?= $(if $(shell command -v docker-compose),docker-compose,docker compose)
 
 demo: $(if $(LOCAL_BASES),images-ci,images)
 	$(if $(LOCAL_BASES),POSTGRES_IMAGE=local/postgres-ci) $(PYTHON) scripts/demo.py $(DEMO_ARGS)
 
+# Stops a demo stack left running by `make demo DEMO_ARGS=--keep-running`.
 demo-down:
-	$(COMPOSE) -p stt -f docker-compose.yml -f docker-compose.ui.yml down
+	$(PYTHON) scripts/demo.py --down
 
 # KenLM's lmplz/filter/build_binary from the kenlm sdist on PyPI, into .tools/kenlm/bin (once).
 kenlm:

@@ -2,6 +2,13 @@
 # One-shot init of the stack: migrate the metadata database and set the admin password.
 # The password comes from AIRFLOW_ADMIN_PASSWORD (.env) or is generated and printed once.
 set -euo pipefail
+# The database may still be starting; a wrong password or host fails here with the reason.
+if ! airflow db check --retry 20 --retry-delay 3; then
+    echo "airflow-init: cannot use the metadata database (${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN##*@})." \
+        "Is another PostgreSQL listening on that port (set STT_DB_PORT)? Does POSTGRES_PASSWORD in .env" \
+        "match the one the postgres-db volume was created with ('docker-compose down -v' starts afresh)?" >&2
+    exit 1
+fi
 airflow db migrate
 file=${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE:?the passwords file must be configured}
 mkdir -p "$(dirname "$file")"

@@ -1,10 +1,12 @@
 """The main job (`make demo`): the sample corpus through the whole pipeline, in the Airflow stack.
 
-Builds nothing itself (the Makefile builds the images first). Writes a .env with generated secrets
-when there is none, synthesises the sample corpus into the data directory, starts the stack
-(docker-compose.yml, plus the host-network override where Docker has no bridge network), triggers
-the training DAG with demo parameters through the REST API, follows it to the end, and prints the
-results, the artifact paths and the UI address. Ctrl-C brings the stack down cleanly.
+Builds nothing itself (the Makefile builds the images first). The demo is a stack of its own
+(project `sttdemo`, settings in `.env.demo`, written with generated secrets when absent), so that it
+never touches a deployment configured in `.env`. It synthesises the sample corpus into the data
+directory, starts the stack (docker-compose.yml, plus the host-network override where Docker has no
+bridge network), triggers the training DAG with demo parameters through the REST API, follows it to
+the end, and prints the results, the artifact paths and the UI address. Ctrl-C brings the stack down
+cleanly; `--down` brings down a stack left running with `--keep-running`.
 """
 
 from __future__ import annotations
@@ -15,17 +17,22 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 REPO = Path(__file__).resolve().parents[1]
+PROJECT = "sttdemo"
+SETTINGS = REPO / ".env.demo"
 DAG_ID = "stt_fr_training"
-API = "http://127.0.0.1:8080"
+API = "http://127.0.0.1:8080"  # the port changes when 8080 is taken on a host-network machine
+#: The ports the stack listens on when it shares the host's network, by compose variable.
+HOST_PORTS = {"STT_DB_PORT": 5432, "STT_API_PORT": 8080, "STT_PROXY_PORT": 2375}
 #: Small and quick on a CPU: the demo shows the pipeline, not a production model.
 DEMO_CONF = {
     "corpora": ["common-voice"],
@@ -41,8 +48,9 @@ DEMO_CONF = {
     "beam_width": 100,
     "lm_evaluate_range": "2,2,4",
 }
-STAGE_STEPS = [("lm", "lm"), ("train", "train"), ("optimize_lm", "optimize-lm"), ("test", "test"),
-               ("export", "export"), ("transcribe", "transcribe"), ("package", "package"), ("report", "report")]
+#: The tasks whose results (their XCom) the demo prints at the end.
+RESULT_TASKS = ["importers.common_voice", "alphabet", "lm", "train", "optimize_lm", "test", "export", "transcribe",
+                "package", "report"]
 
 
 def log(message: str) -> None:
@@ -59,17 +67,18 @@ def read_env(path: Path) -> Dict[str, str]:
     return values
 
 
-def ensure_env(path: Path, data_dir: Path) -> Dict[str, str]:
-    """A .env with generated secrets; an existing one is kept as it is."""
-    if not path.is_file():
-        path.write_text(
-            "STT_DATA_DIR={}\nPOSTGRES_PASSWORD={}\nAIRFLOW_JWT_SECRET={}\nAIRFLOW_ADMIN_PASSWORD={}\n".format(
-                data_dir, secrets.token_urlsafe(16), secrets.token_urlsafe(32), secrets.token_urlsafe(12)
-            )
+def ensure_env(path: Path, data_dir: Path) -> bool:
+    """Settings with generated secrets; an existing file is kept as it is. True when written now."""
+    if path.is_file():
+        return False
+    path.write_text(
+        "STT_DATA_DIR={}\nPOSTGRES_PASSWORD={}\nAIRFLOW_JWT_SECRET={}\nAIRFLOW_ADMIN_PASSWORD={}\n".format(
+            data_dir, secrets.token_urlsafe(16), secrets.token_urlsafe(32), secrets.token_urlsafe(12)
         )
-        os.chmod(str(path), 0o600)
-        log("wrote {} with generated secrets".format(path))
-    return read_env(path)
+    )
+    os.chmod(str(path), 0o600)
+    log("wrote {} with generated secrets".format(path))
+    return True
 
 
 def compose_command() -> List[str]:
@@ -80,16 +89,77 @@ def compose_command() -> List[str]:
     else:
         files += ["-f", "docker-compose.ui.yml"]
     binary = ["docker-compose"] if shutil.which("docker-compose") else ["docker", "compose"]
-    return binary + ["-p", "stt"] + files
+    return binary + ["--env-file", str(SETTINGS), "-p", PROJECT] + files
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def host_ports(env_file: Dict[str, str]) -> Dict[str, int]:
+    """The stack's ports on the host network: the settings' choice, else the default, else a free one.
+
+    Sharing the host's network means sharing its ports: a PostgreSQL or a web server of the host's
+    own would answer in place of the stack's (and the stack's database would refuse our password).
+    """
+    ports = {}
+    for name, default in HOST_PORTS.items():
+        if name in env_file:
+            ports[name] = int(env_file[name])
+        elif port_is_free(default):
+            ports[name] = default
+        else:
+            ports[name] = free_port()
+            log("port {} is taken on this host: the stack uses {} instead ({})".format(default, ports[name], name))
+    return ports
 
 
 def compose_env(env_file: Dict[str, str], host_network: bool) -> Dict[str, str]:
     env = dict(os.environ)
     env.update(env_file)
     if host_network:
+        ports = host_ports(env_file)
+        env.update({name: str(port) for name, port in ports.items()})
         env.update(STT_DB_HOST="127.0.0.1", STT_API_HOST="127.0.0.1", STT_PROXY_HOST="127.0.0.1",
-                   STT_PROXY_BIND="127.0.0.1:2375", STT_DB_LISTEN="127.0.0.1")
+                   STT_PROXY_BIND="127.0.0.1:{}".format(ports["STT_PROXY_PORT"]), STT_DB_LISTEN="127.0.0.1")
     return env
+
+
+def show_stack_logs(compose: List[str], env: Dict[str, str]) -> None:
+    """The end of every service's log, so that a failed start says why in the job's own output."""
+    logs = subprocess.run(compose + ["logs", "--no-color", "--tail", "40"], env=env, capture_output=True, text=True)
+    print(logs.stdout[-12000:] + logs.stderr[-2000:], flush=True)
+
+
+def show_task_log(token: str, run_id: str, task_id: str, try_number: int) -> None:
+    """The end of a failed task's log (the step's own message names the file and the fix)."""
+    path = "/api/v2/dags/{}/dagRuns/{}/taskInstances/{}/logs/{}".format(DAG_ID, run_id, task_id, try_number)
+    req = urllib.request.Request(API + path, headers={"Authorization": "Bearer " + token,
+                                                      "Accept": "application/x-ndjson"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:
+            lines = response.read().decode(errors="replace").splitlines()
+    except (urllib.error.URLError, OSError) as error:
+        log("could not read the log of {}: {}".format(task_id, error))
+        return
+    events = []
+    for line in lines:
+        try:
+            events.append(str(json.loads(line).get("event", "")))
+        except ValueError:
+            events.append(line)
+    log("last lines of {} (try {}):\n  ".format(task_id, try_number) + "\n  ".join(events[-30:]))
 
 
 def request(method: str, path: str, token: Optional[str] = None, body: Optional[Dict[str, Any]] = None) -> Any:
@@ -110,19 +180,66 @@ def wait_for_api(timeout: float = 300) -> None:
             return
         except (urllib.error.URLError, OSError, ValueError):
             time.sleep(2)
-    raise SystemExit("the Airflow API did not answer on {} within {} s".format(API, timeout))
+    raise RuntimeError("the Airflow API did not answer on {} within {} s".format(API, timeout))
 
 
-def available_stop(image: str) -> str:
-    """The last stage whose step exists in the CPU image (the pipeline grows issue by issue)."""
-    listed = subprocess.run(["docker", "run", "--rm", "--network", "none", image, "--help"],
-                            capture_output=True, text=True).stdout
-    last = "alphabet"
-    for stage, step in STAGE_STEPS:
-        if " {} ".format(step) not in listed and "\n    {}\n".format(step) not in listed:
-            break
-        last = stage
-    return "" if last == STAGE_STEPS[-1][0] else last
+def admin_token(compose: List[str], env: Dict[str, str]) -> str:
+    """A REST API token for admin: the password from the settings, else the one airflow-init generated."""
+    password = env.get("AIRFLOW_ADMIN_PASSWORD") or json.loads(subprocess.run(
+        compose + ["exec", "-T", "api-server", "cat", "/opt/airflow/secrets/passwords.json"],
+        env=env, capture_output=True, text=True, check=True).stdout)["admin"]
+    return request("POST", "/auth/token", body={"username": "admin", "password": password})["access_token"]
+
+
+def unpause(token: str, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            request("PATCH", "/api/v2/dags/{}".format(DAG_ID), token, {"is_paused": False})
+            return
+        except urllib.error.HTTPError as error:
+            if error.code != 404 or time.monotonic() > deadline:
+                raise
+            time.sleep(3)  # the dag-processor has not parsed the DAG yet
+
+
+def follow(token: str, run_id: str, timeout: float) -> Tuple[str, Dict[str, str]]:
+    """Wait for the run to end, logging each task's changes of state; show failed tasks' logs."""
+    seen: Dict[str, str] = {}
+    failed: Dict[str, int] = {}
+    state = "queued"
+    deadline = time.monotonic() + timeout
+    while state not in ("success", "failed") and time.monotonic() < deadline:
+        time.sleep(5)
+        state = request("GET", "/api/v2/dags/{}/dagRuns/{}".format(DAG_ID, run_id), token)["state"]
+        tasks = request("GET", "/api/v2/dags/{}/dagRuns/{}/taskInstances".format(DAG_ID, run_id), token)
+        for ti in tasks["task_instances"]:
+            if ti["state"] and seen.get(ti["task_id"]) != ti["state"]:
+                seen[ti["task_id"]] = ti["state"]
+                log("{:<34} {}".format(ti["task_id"], ti["state"]))
+                if ti["state"] in ("failed", "up_for_retry"):
+                    failed[ti["task_id"]] = ti["try_number"]
+    if state not in ("success", "failed"):
+        log("the run is still {} after {:.0f} s".format(state, timeout))
+    for task_id, try_number in failed.items():
+        show_task_log(token, run_id, task_id, try_number)
+    return state, seen
+
+
+def print_results(token: str, run_id: str, seen: Dict[str, str]) -> None:
+    for task_id in RESULT_TASKS:
+        if seen.get(task_id) != "success":
+            continue
+        result = request("GET", "/api/v2/dags/{}/dagRuns/{}/taskInstances/{}/xcomEntries/return_value".format(
+            DAG_ID, run_id, task_id), token)["value"]
+        if isinstance(result, str):
+            try:
+                result = json.loads(result)
+            except ValueError:
+                pass
+        log("{}: {}".format(task_id, json.dumps(result, ensure_ascii=False)[:400]))
+        if task_id == "test" and isinstance(result, dict):
+            log("WER {:.1%}, CER {:.1%} on the sample corpus's test speaker".format(result["wer"], result["cer"]))
 
 
 def main() -> int:
@@ -130,16 +247,22 @@ def main() -> int:
     parser.add_argument("--data-dir", default=str(REPO / "demo-data"))
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--keep-running", action="store_true", help="leave the stack up at the end (to browse the UI)")
+    parser.add_argument("--down", action="store_true", help="only bring down a stack left by --keep-running")
     args = parser.parse_args()
     os.chdir(str(REPO))
     data_dir = Path(args.data_dir).absolute()
-    env_file = ensure_env(REPO / ".env", data_dir)
+    new_settings = ensure_env(SETTINGS, data_dir)
+    env_file = read_env(SETTINGS)
     data_dir = Path(env_file.get("STT_DATA_DIR", str(data_dir)))
     data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(str(data_dir), 0o777)
     image = env_file.get("STT_CPU_IMAGE", "stt-tasks-cpu")
     compose = compose_command()
     env = compose_env(env_file, "docker-compose.host-network.yml" in compose)
+    if args.down:
+        return subprocess.run(compose + ["down"], env=env).returncode
+    global API
+    API = "http://127.0.0.1:{}".format(env.get("STT_API_PORT", "8080"))
 
     started = time.monotonic()
     log("synthesising the sample corpus into {}/sources".format(data_dir))
@@ -153,57 +276,34 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, bring_down)
     signal.signal(signal.SIGTERM, bring_down)
+    # A stack left by an earlier demo (--keep-running, a killed run) is replaced. Its database is kept,
+    # unless the settings are new: a database made with other secrets would refuse the new password.
+    if new_settings:
+        log("new settings: removing any database an earlier demo left (its secrets are gone)")
+    subprocess.run(compose + ["down", "--remove-orphans"] + (["--volumes"] if new_settings else []),
+                   env=env, capture_output=True)
     log("starting the stack: " + " ".join(compose + ["up", "-d"]))
-    subprocess.run(compose + ["up", "-d"], env=env, check=True)
-    wait_for_api()
-    password = env_file.get("AIRFLOW_ADMIN_PASSWORD") or json.loads(subprocess.run(
-        compose + ["exec", "-T", "api-server", "cat", "/opt/airflow/secrets/passwords.json"],
-        env=env, capture_output=True, text=True, check=True).stdout)["admin"]
-    token = request("POST", "/auth/token", body={"username": "admin", "password": password})["access_token"]
-
-    deadline = time.monotonic() + 300
-    while True:
-        try:
-            request("PATCH", "/api/v2/dags/{}".format(DAG_ID), token, {"is_paused": False})
-            break
-        except urllib.error.HTTPError as error:
-            if error.code != 404 or time.monotonic() > deadline:
-                raise
-            time.sleep(3)  # the dag-processor has not parsed the DAG yet
-    conf = dict(DEMO_CONF, stop_after=os.environ.get("DEMO_STOP_AFTER", available_stop(image)))
-    run = request("POST", "/api/v2/dags/{}/dagRuns".format(DAG_ID), token, {"logical_date": None, "conf": conf})
-    run_id = run["dag_run_id"]
-    log("triggered {} ({}), stop_after={!r}".format(DAG_ID, run_id, conf["stop_after"]))
-
-    seen: Dict[str, str] = {}
-    state = run["state"]
-    deadline = time.monotonic() + args.timeout
-    while state not in ("success", "failed") and time.monotonic() < deadline:
-        time.sleep(5)
-        state = request("GET", "/api/v2/dags/{}/dagRuns/{}".format(DAG_ID, run_id), token)["state"]
-        tasks = request("GET", "/api/v2/dags/{}/dagRuns/{}/taskInstances".format(DAG_ID, run_id), token)
-        for ti in tasks["task_instances"]:
-            if ti["state"] and seen.get(ti["task_id"]) != ti["state"]:
-                seen[ti["task_id"]] = ti["state"]
-                log("{:<34} {}".format(ti["task_id"], ti["state"]))
-    elapsed = time.monotonic() - started
-    log("run {} in {:.0f} s".format(state, elapsed))
-    for task_id in ["importers.common_voice", "alphabet"] + [stage for stage, _ in STAGE_STEPS]:
-        if seen.get(task_id) != "success":
-            continue
-        result = request("GET", "/api/v2/dags/{}/dagRuns/{}/taskInstances/{}/xcomEntries/return_value".format(
-            DAG_ID, run_id, task_id), token)["value"]
-        if isinstance(result, str):
-            try:
-                result = json.loads(result)
-            except ValueError:
-                pass
-        log("{}: {}".format(task_id, json.dumps(result, ensure_ascii=False)[:400]))
-        if task_id == "test" and isinstance(result, dict):
-            log("WER {:.1%}, CER {:.1%} on the sample corpus's test speaker".format(result["wer"], result["cer"]))
+    state = "not started"
+    try:
+        subprocess.run(compose + ["up", "-d"], env=env, check=True)
+        wait_for_api()
+        token = admin_token(compose, env)
+        unpause(token)
+        conf = dict(DEMO_CONF, stop_after=os.environ.get("DEMO_STOP_AFTER", ""))
+        run = request("POST", "/api/v2/dags/{}/dagRuns".format(DAG_ID), token, {"logical_date": None, "conf": conf})
+        run_id = run["dag_run_id"]
+        log("triggered {} ({}), stop_after={!r}".format(DAG_ID, run_id, conf["stop_after"]))
+        state, seen = follow(token, run_id, args.timeout)
+        log("run {} in {:.0f} s".format(state, time.monotonic() - started))
+        print_results(token, run_id, seen)
+    except (subprocess.CalledProcessError, RuntimeError, urllib.error.URLError, OSError, KeyError) as error:
+        log("the stack failed: {}; the services' logs:".format(error))
+        show_stack_logs(compose, env)
     log("artifacts under {}: models/, lm/, checkpoints/, reports/".format(data_dir))
-    log("web UI: {} (user admin; password in .env or printed by airflow-init)".format(API))
+    log("web UI: {} (user admin, password in {})".format(API, SETTINGS.name))
     if not args.keep_running:
+        log("`make demo DEMO_ARGS=--keep-running` leaves the stack up to browse it, `make demo-down` stops it")
+    if not (args.keep_running and state != "not started"):
         subprocess.run(compose + ["down"], env=env)
     return 0 if state == "success" else 1
 

@@ -1,7 +1,7 @@
 """The docker-compose stack for real: up, a run through the REST API, reliability, down.
 
-Uses the host-network override (this machine's Docker has no bridge network) and a project name of
-its own, so it never touches a demo stack's volumes.
+Uses the host-network override (this machine's Docker has no bridge network), a project name of its
+own and free ports of its own, so it never touches a demo stack or a service of the host.
 """
 
 from __future__ import annotations
@@ -10,17 +10,17 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-API = "http://127.0.0.1:8080"
 CPU_IMAGE = os.environ.get("STT_CPU_IMAGE", "stt-tasks-cpu")
 IMAGES = ["stt-airflow", "stt-docker-proxy", CPU_IMAGE, os.environ.get("POSTGRES_IMAGE", "local/postgres-ci")]
 
@@ -37,9 +37,23 @@ pytestmark = [
 ]
 
 
+def free_ports(count: int) -> List[int]:
+    """Distinct ports nothing listens on now (the stack shares the host's network)."""
+    ports: List[int] = []
+    while len(ports) < count:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
 class Stack:
     def __init__(self, data_dir: Path) -> None:
         self.password = secrets.token_urlsafe(12)
+        db_port, api_port, proxy_port = free_ports(3)
+        self.api = "http://127.0.0.1:{}".format(api_port)
         self.env = dict(
             os.environ,
             STT_DATA_DIR=str(data_dir),
@@ -53,7 +67,10 @@ class Stack:
             STT_DB_HOST="127.0.0.1",
             STT_API_HOST="127.0.0.1",
             STT_PROXY_HOST="127.0.0.1",
-            STT_PROXY_BIND="127.0.0.1:2375",
+            STT_PROXY_BIND="127.0.0.1:{}".format(proxy_port),
+            STT_DB_PORT=str(db_port),
+            STT_API_PORT=str(api_port),
+            STT_PROXY_PORT=str(proxy_port),
             STT_DB_LISTEN="127.0.0.1",
         )
         self.compose = ["docker-compose", "-p", "stttest", "-f", "docker-compose.yml", "-f", "docker-compose.host-network.yml"]
@@ -68,7 +85,7 @@ class Stack:
         if self.token:
             headers["Authorization"] = "Bearer " + self.token
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(API + path, data=data, method=method, headers=headers)
+        req = urllib.request.Request(self.api + path, data=data, method=method, headers=headers)
         with urllib.request.urlopen(req, timeout=30) as response:
             return json.loads(response.read().decode() or "null")
 
@@ -115,7 +132,7 @@ def stack(tmp_path_factory):
 def test_admin_admin_is_refused(stack):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(urllib.request.Request(
-            API + "/auth/token", data=json.dumps({"username": "admin", "password": "admin"}).encode(),
+            stack.api + "/auth/token", data=json.dumps({"username": "admin", "password": "admin"}).encode(),
             method="POST", headers={"Content-Type": "application/json"}), timeout=30)
     assert refused.value.code in (401, 403)
 
@@ -150,7 +167,7 @@ def test_run_survives_a_scheduler_restart_and_reports_the_corrupt_clip(stack):
 
 
 def test_reports_view_is_served_by_the_api_server(stack):
-    with urllib.request.urlopen(API + "/stt-reports/", timeout=30) as response:
+    with urllib.request.urlopen(stack.api + "/stt-reports/", timeout=30) as response:
         assert response.status == 200 and "STT reports" in response.read().decode()
 
 
