@@ -25,6 +25,15 @@ CASES = [
     ("...", None),
     ("a [b]", None),  # characters outside the alphabet drop the clip instead of reaching it
     ("ﬁn", "fin"),  # NFKC first
+    # datasets.md 4, step 5; these symbols are spelled out before NFKC would make them "o", "s", "1⁄2"
+    ("Le nº un", "le numéro un"),
+    ("Nºˢ pairs", "numéros pairs"),
+    ("le n° trois", "le numéro trois"),
+    ("Il fait vingt º", "il fait vingt degré"),
+    ("Une heure et ½", "une heure et demi"),
+    ("Un ¼ d'heure", "un quart d'heure"),
+    ("nos amis", "nos amis"),  # "no", "nos" are words: only the symbols are spelled out
+    ("Ma^tre", "maetre"),  # "^" -> "e"
 ]
 
 

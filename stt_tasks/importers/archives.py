@@ -1,8 +1,13 @@
 """Reading corpus archives safely: checksums while streaming, extraction that cannot escape.
 
-A tar or zip member with an absolute path, a ``..`` component, a device or FIFO, or a link pointing outside
-the target directory is refused with an error naming the member: a corpus archive never needs one,
+A tar or zip member with an absolute path, a ``..`` component, a device or FIFO, or a link that could lead
+outside the target directory is refused with an error naming the member: a corpus archive never needs one,
 and extracting it could overwrite files anywhere the container can write.
+
+Checking each link on its own path is not enough: ``d/l1 -> ..`` then ``d/l1/l2 -> ..`` each look
+inside, yet ``l2/x`` then lands beside the target. So a tar link may only point down from its own
+folder (relative, no ``..``), and no member may be written, or hard-linked to, through a symbolic
+link already extracted: every path then resolves inside the target. Zip links are refused outright.
 """
 
 from __future__ import annotations
@@ -49,25 +54,47 @@ class HashingReader:
         return self.digest.hexdigest()
 
 
-def _unsafe_reason(member: tarfile.TarInfo) -> Optional[str]:
+def _path_parts(name: str) -> List[str]:
+    return [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+
+
+def _through_extracted_link(name: str, scratch: Path) -> Optional[str]:
+    """The first prefix of ``name`` (itself included) that is a symbolic link already extracted in ``scratch``."""
+    # Split as the OS does (on "/" only): that is the path tarfile will write to.
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    for depth in range(1, len(parts) + 1):
+        if os.path.islink(os.path.join(str(scratch), *parts[:depth])):
+            return "/".join(parts[:depth])
+    return None
+
+
+def _unsafe_link_target(linkname: str) -> bool:
+    """A link target that could resolve outside its folder: absolute, or climbing with ``..``."""
+    return linkname.startswith(("/", "\\")) or (len(linkname) > 1 and linkname[1] == ":") or ".." in _path_parts(linkname)
+
+
+def _unsafe_reason(member: tarfile.TarInfo, scratch: Path) -> Optional[str]:
+    """Why extracting ``member`` into ``scratch`` (holding the members before it) is unsafe, or None."""
     name = member.name
-    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
     if name.startswith("/") or posixpath.isabs(name) or (len(name) > 1 and name[1] == ":"):
         return "absolute path"
-    if ".." in parts:
+    if ".." in _path_parts(name):
         return "'..' in its path"
     if member.isdev() or member.isfifo():
         return "a device or FIFO"
-    if member.issym():
-        target = posixpath.normpath(posixpath.join(posixpath.dirname("/".join(parts)), member.linkname))
-        if member.linkname.startswith("/") or target == ".." or target.startswith("../"):
-            return "a symbolic link pointing outside the archive ({})".format(member.linkname)
-    if member.islnk():
-        target = posixpath.normpath(member.linkname)
-        if member.linkname.startswith("/") or target == ".." or target.startswith("../"):
-            return "a hard link pointing outside the archive ({})".format(member.linkname)
     if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
         return "an unsupported member type"
+    if member.issym() and _unsafe_link_target(member.linkname):
+        return "a symbolic link pointing outside its folder ({})".format(member.linkname)
+    if member.islnk() and _unsafe_link_target(member.linkname):
+        return "a hard link pointing outside the archive ({})".format(member.linkname)
+    link = _through_extracted_link(name, scratch)
+    if link is not None:
+        return "a path through the symbolic link {!r} extracted before it".format(link)
+    if member.islnk():
+        link = _through_extracted_link(member.linkname, scratch)
+        if link is not None:
+            return "a hard link through the symbolic link {!r} extracted before it".format(link)
     return None
 
 
@@ -92,7 +119,7 @@ def _extract_tar_into(archive: Path, scratch: Path, expected_sha256: Optional[st
         try:
             with tarfile.open(fileobj=reader, mode="r|*") as tar:  # type: ignore[call-overload]
                 for member in tar:
-                    reason = _unsafe_reason(member)
+                    reason = _unsafe_reason(member, scratch)
                     if reason:
                         raise BadInputError(
                             "{}: member {!r} is {}; refusing to extract this archive. "
@@ -131,7 +158,7 @@ def _zip_member_name(info: zipfile.ZipInfo) -> str:
 
 
 def _unsafe_zip_reason(name: str, info: zipfile.ZipInfo) -> Optional[str]:
-    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    parts = _path_parts(name)
     if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
         return "absolute path"
     if ".." in parts:

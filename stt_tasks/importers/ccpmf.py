@@ -4,8 +4,10 @@ Layout (datasets.md 3.7): a split raw zip (``<archive>.001``...) holding an inne
 ``transcriptionsXML_audioMP3_MEFR_CCPMF_2012-2020/<year>/<name>.{xml,mp3}``. Each XML's ``row``
 elements (``timestamp``, ``timedur``, text) are merged into segments of at most the corpus's
 maximum duration and cut from the mp3. Unlike the original, every segment is emitted (the last one
-too), texts are joined with spaces and a segment starts where its first row starts. No speakers
-are named and no split is published: the engine splits by recording.
+too), texts are joined with spaces and a segment starts where its first row starts. Symbols and
+numbers written in digits are said in words first (:func:`spoken`), or the label rules would drop
+every segment holding a digit. No speakers are named and no split is published: the engine splits
+by recording.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from stt_tasks.importers import engine, registry
 from stt_tasks.importers.archives import extract_zip_into, join_parts
 from stt_tasks.importers.records import ClipRecord, CorpusSpec, SourceIssues
 from stt_tasks.languages import LanguagePack
+from stt_tasks.languages.fr.numbers import spell_out_numbers
 from stt_tasks.layout import DataRoot
 
 CORPUS = "ccpmf"
@@ -32,8 +35,30 @@ SPEC = CorpusSpec(name="ccpmf", ms_per_char=20, max_seconds=4.5, min_seconds=0.8
 #: Rows are contiguous when the next starts where the previous ends, within this relative tolerance.
 RELATIVE_TOLERANCE = 2.5e-4
 ABSOLUTE_TOLERANCE = 0.01
-#: Written as symbols in the transcripts, said as words (the pack's rules spell out €, °, +...).
-_SPOKEN = {"%": " pour cent "}
+#: CCPMF's written forms said as words, in this order (datasets.md 3.7); the label rules then spell
+#: out €, °, + and "n°" as for every corpus. Three deliberate departures from the original: "%" is
+#: "pour cent" (not "pourcents"), "m²" is "mètres carrés", and "°" is left to the rules so that
+#: "n°" still reads "numéro".
+_SPOKEN = (
+    # corpus-specific fixes: a broken tag, a stray cedilla, a zero for an O
+    ("[end]", ""),
+    ("\u00b8c", " ç"),
+    ("C0²", "CO 2"),
+    # before the label rules' NFKC turns "²" into a digit
+    ("km²", " kilomètres carrés "),
+    ("m²", " mètres carrés "),
+    ("m³", " mètres cubes "),
+    ("%", " pour cent "),
+    ("/", ", "),  # intervals: "2019/2022"
+    ("-", ", "),  # intervals: "70-80"
+    ("...", "."),
+    ("..", "."),
+    ("., ", ", "),
+    ("B2B", "B to B"),
+    ("B2C", "B to C"),
+    ("#", "hashtag "),
+    ("@", "at "),
+)
 
 
 @dataclass(frozen=True)
@@ -144,9 +169,10 @@ def _recordings_root(root: Path) -> Path:
 
 
 def spoken(text: str) -> str:
-    for symbol, words in _SPOKEN.items():
-        text = text.replace(symbol, words)
-    return text
+    """The transcript as said: symbols and numbers written out, so that the label rules keep it."""
+    for written, said in _SPOKEN:
+        text = text.replace(written, said)
+    return spell_out_numbers(text)
 
 
 def ccpmf_records(root: Path, issues: SourceIssues, max_seconds: float = SPEC.max_seconds) -> Iterator[ClipRecord]:
@@ -178,5 +204,12 @@ def prepare_ccpmf(
     spec = dataclasses.replace(SPEC, max_seconds=max_seconds)
     root, source = registry.unpacked(CORPUS, pack, data_root, download, mirror, unpack=unpack_ccpmf)
     return engine.import_corpus(
-        spec, data_root, pack, english_compatible, workers, source, lambda issues: ccpmf_records(root, issues, max_seconds)
+        spec,
+        data_root,
+        pack,
+        english_compatible,
+        workers,
+        source,
+        lambda issues: ccpmf_records(root, issues, max_seconds),
+        more_inputs={"spoken": engine.code_digest(Path(__file__))},
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pandas as pd
 
@@ -17,7 +17,7 @@ from stt_tasks.errors import BadInputError, NothingToDoError
 from stt_tasks.fsio import CompletionMarker, file_fingerprint, write_text_atomic
 from stt_tasks.importers import engine
 from stt_tasks.importers.archives import extract_tar_verified
-from stt_tasks.importers.records import SPLITS, ClipRecord, CorpusSpec, SourceIssues
+from stt_tasks.importers.records import OFFICIAL, RESPLIT, SPLITS, ClipRecord, CorpusSpec, SourceIssues
 from stt_tasks.importers.resplit import resplit
 from stt_tasks.importers.tsv import read_tsv
 from stt_tasks.languages import LanguagePack
@@ -113,7 +113,9 @@ def unpack_release(
     return _language_dir(target, pack.code), info
 
 
-def _clip_record(language_dir: Path, row: Dict[str, str], split: Optional[str], origin: str) -> ClipRecord:
+def _clip_record(
+    language_dir: Path, row: Dict[str, str], split: Optional[str], origin: str, split_by: str = OFFICIAL
+) -> ClipRecord:
     name = row["path"] if "." in row["path"] else row["path"] + ".mp3"
     return ClipRecord(
         audio=language_dir / "clips" / name,
@@ -122,6 +124,7 @@ def _clip_record(language_dir: Path, row: Dict[str, str], split: Optional[str], 
         clip_id="clips/" + name.rsplit(".", 1)[0],
         origin=origin,
         split=split,
+        split_by=split_by,
     )
 
 
@@ -136,15 +139,27 @@ def official_records(language_dir: Path, issues: SourceIssues) -> Iterator[ClipR
 
 
 def resplit_records(
-    language_dir: Path, destination: Path, max_per_sentence: int, issues: SourceIssues
+    language_dir: Path,
+    destination: Path,
+    max_per_sentence: int,
+    issues: SourceIssues,
+    labels: Callable[[List[str]], List[Optional[str]]],
 ) -> Iterator[ClipRecord]:
-    """Clips of ``validated.tsv`` re-split with up to ``max_per_sentence`` recordings per sentence."""
+    """Clips of ``validated.tsv`` re-split with up to ``max_per_sentence`` recordings per sentence.
+
+    ``labels`` are the label rules the engine will apply (of many sentences at once): sentences are
+    counted and kept apart by label. The records say the split is ours, so the leakage step holds
+    us to it.
+    """
     tsv = language_dir / "validated.tsv"
     if not tsv.is_file():
         raise BadInputError("{} is missing: re-splitting needs validated.tsv from the release.".format(tsv))
     rows = [dict(row, line=number) for number, row in read_tsv(tsv, REQUIRED_COLUMNS, issues)]
     frame = pd.DataFrame(rows, columns=list(REQUIRED_COLUMNS) + ["line"])
-    split = resplit(frame, max_per_sentence)
+    sentences = [" ".join(s.split()) for s in frame["sentence"]]
+    # A sentence the rules reject is dropped by the engine later; meanwhile it is its own sentence.
+    frame["label"] = [label or "\0" + raw for label, raw in zip(labels(sentences), sentences)]
+    split = resplit(frame, max_per_sentence, sentence_key="label")
     for name in SPLITS:
         chosen = split[split["split"] == name][list(REQUIRED_COLUMNS)]
         write_text_atomic(destination / "resplit" / "{}.tsv".format(name), chosen.to_csv(sep="\t", index=False))
@@ -155,7 +170,7 @@ def resplit_records(
     )
     for row in split.itertuples(index=False):
         record_row = {"path": row.path, "sentence": row.sentence, "client_id": row.client_id}
-        yield _clip_record(language_dir, record_row, row.split, "validated.tsv line {}".format(row.line))
+        yield _clip_record(language_dir, record_row, row.split, "validated.tsv line {}".format(row.line), RESPLIT)
 
 
 def prepare_common_voice(
@@ -177,7 +192,13 @@ def prepare_common_voice(
 
     def records(issues: SourceIssues) -> Iterator[ClipRecord]:
         if duplicate_sentence_count > 1:
-            return resplit_records(language_dir, destination, duplicate_sentence_count, issues)
+            return resplit_records(
+                language_dir,
+                destination,
+                duplicate_sentence_count,
+                issues,
+                lambda sentences: pack.validate_labels(sentences, english_compatible),
+            )
         return official_records(language_dir, issues)
 
     return engine.import_corpus(

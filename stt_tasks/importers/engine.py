@@ -4,8 +4,9 @@ A corpus module only maps its layout to :class:`ClipRecord` s. This engine valid
 converts audio on every core, applies the duration rules, assigns splits where the corpus has none,
 writes ``<corpus>_{train,dev,test}.csv``, the report and a manifest (split, speaker, transcript of every
 kept clip, for the leakage report) atomically, and records a completion marker.
-Re-runs skip finished work: each WAV appears under its final name only when complete, so a killed
-import resumes by converting only the missing clips and ends with the same bytes.
+Re-runs skip finished work: each WAV appears under its final name only when complete, and a ledger
+beside the corpus folder records what source and segment it was made from, so a killed import
+resumes by converting only the missing or outdated clips and ends with the same bytes.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 from stt_tasks import __version__, audio
 from stt_tasks.fsio import CompletionMarker, sha256_file, write_json_atomic, write_text_atomic
-from stt_tasks.importers.records import SPLITS, ClipRecord, CorpusSpec, SourceIssues
+from stt_tasks.importers.ledger import ClipLedger, clip_fingerprint
+from stt_tasks.importers.records import OFFICIAL, SPEAKER_HASH, SPLITS, ClipRecord, CorpusSpec, SourceIssues
 from stt_tasks.importers.report import ImportReport
 from stt_tasks.languages import LanguagePack
 from stt_tasks.layout import DataRoot
 from stt_tasks.progress import LOG, Progress
+from stt_tasks.text import labels
 
 _TMP_NAME = re.compile(r"^\..*\.tmp-\d+$")
 
@@ -55,6 +58,8 @@ class _Job:
     max_ms_per_char: int = 0
     start: Optional[float] = None
     end: Optional[float] = None
+    #: the existing target WAV was made from this very source and segment (see ledger.py)
+    reusable: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,13 +68,14 @@ class _Outcome:
     frames: int = 0
     size: int = 0
     detail: str = ""
+    written: bool = False
 
 
 def _convert(job: _Job) -> _Outcome:
-    """Worker: convert one clip (or reuse its finished WAV) and apply the duration rules."""
+    """Worker: convert one clip (or reuse its up-to-date WAV) and apply the duration rules."""
     target = Path(job.target)
     try:
-        if target.is_file():
+        if job.reusable and target.is_file():
             frames = audio.wav_frames(target)
             size = target.stat().st_size
             pcm = None
@@ -92,7 +98,7 @@ def _convert(job: _Job) -> _Outcome:
         return _Outcome("misaligned", frames)
     if pcm is not None:
         size = audio.write_wav(target, pcm)
-    return _Outcome(KEPT, frames, size)
+    return _Outcome(KEPT, frames, size, written=pcm is not None)
 
 
 def speaker_split(speaker: str, dev_percent: int = 10, test_percent: int = 10) -> str:
@@ -167,7 +173,7 @@ def import_clips(
     issues = source_issues or SourceIssues()
     report = ImportReport(spec.name, issues)
 
-    planned: List[Tuple[ClipRecord, str]] = []
+    planned: List[Tuple[ClipRecord, str, str]] = []
     seen = set()
     for record in records:
         if record.clip_id in seen:
@@ -181,37 +187,46 @@ def import_clips(
         if not record.audio.is_file():
             report.drop("missing_file", "{}: {} not found".format(record.origin, record.audio.name))
             continue
-        planned.append((record, label))
+        planned.append((record, label, clip_fingerprint(record.audio, record.start, record.end, audio.TARGET_RATE)))
     planned.sort(key=lambda item: item[0].clip_id)
 
+    ledger = ClipLedger(destination)
     jobs = []
-    for record, label in planned:
+    for record, label, fingerprint in planned:
         target = destination / (record.clip_id + ".wav")
         target.parent.mkdir(parents=True, exist_ok=True)
         limits = (spec.ms_per_char, spec.max_seconds, spec.min_seconds, spec.max_ms_per_char)
-        jobs.append(_Job(str(record.audio), str(target), len(label), *limits, record.start, record.end))
+        reusable = ledger.is_current(record.clip_id, fingerprint)
+        jobs.append(_Job(str(record.audio), str(target), len(label), *limits, record.start, record.end, reusable))
 
-    converted: List[Tuple[ClipRecord, str, _Outcome, str]] = []
+    converted: List[Tuple[ClipRecord, str, _Outcome, str, str]] = []
+    made_from: Dict[str, str] = {}
     progress = Progress("import {}".format(spec.name), len(jobs), unit="clips")
-    for (record, label), outcome in zip(planned, _run_jobs(jobs, workers, progress)):
-        if outcome.status != KEPT:
-            detail = "{}: {}".format(record.origin, outcome.detail) if outcome.detail else record.origin
-            report.drop(outcome.status, detail, outcome.frames)
-            continue
-        converted.append((record, label, outcome, record.split or speaker_split(record.speaker)))
+    try:
+        for (record, label, fingerprint), outcome in zip(planned, _run_jobs(jobs, workers, progress)):
+            if outcome.written:
+                ledger.record(record.clip_id, fingerprint)
+            if outcome.status != KEPT:
+                detail = "{}: {}".format(record.origin, outcome.detail) if outcome.detail else record.origin
+                report.drop(outcome.status, detail, outcome.frames)
+                continue
+            made_from[record.clip_id] = fingerprint
+            split_by = record.split_by if record.split else SPEAKER_HASH
+            converted.append((record, label, outcome, record.split or speaker_split(record.speaker), split_by))
+    finally:
+        ledger.close()
     progress.finish()
 
     owner = _sentence_owners(converted)
     rows: Dict[str, List[Tuple[str, int, str]]] = {split: [] for split in SPLITS}
     manifest = ["\t".join(MANIFEST_HEADER)]
-    for record, label, outcome, split in converted:
-        if record.split is None and owner[label] != split:
+    for record, label, outcome, split, split_by in converted:
+        if split_by != OFFICIAL and owner[label] != split:
             report.drop("sentence_in_other_split", "{}: {!r} is in {}".format(record.origin, label, owner[label]))
             continue
         report.keep(split, outcome.frames, record.speaker)
         rows[split].append((record.clip_id + ".wav", outcome.size, label))
-        assigned = "speaker_hash" if record.split is None else "official"
-        manifest.append("\t".join((split, assigned, _one_line(record.speaker), label)))
+        manifest.append("\t".join((split, split_by, _one_line(record.speaker), label)))
 
     csvs = {split: destination / "{}_{}.csv".format(spec.name, split) for split in SPLITS}
     for split in SPLITS:
@@ -227,6 +242,7 @@ def import_clips(
     result = ImportResult(
         spec.name, destination, csvs, report_json, report_text, report.kept_counts(), report.kept_hours(), False, dict(extra or {})
     )
+    ledger.rewrite(made_from)
     outputs = list(csvs.values()) + [report_json, report_text, manifest_path]
     CompletionMarker(destination).write(inputs, outputs, result.as_json())
     return result
@@ -236,16 +252,17 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _sentence_owners(converted: Sequence[Tuple[ClipRecord, str, _Outcome, str]]) -> Dict[str, str]:
-    """For each transcript, the highest-priority split holding it (test, then dev, then train).
+def _sentence_owners(converted: Sequence[Tuple[ClipRecord, str, _Outcome, str, str]]) -> Dict[str, str]:
+    """For each transcript of a split we chose, the highest-priority split holding it (test, dev, train).
 
     Clips the engine splits by speaker would otherwise share sentences across splits (many
-    Lingua Libre speakers read the same word): such a clip is dropped from the lower split.
+    Lingua Libre speakers read the same word): such a clip is dropped from the lower split. The
+    same holds for a re-split corpus; official splits are left as published.
     """
     owner: Dict[str, str] = {}
     for split in SENTENCE_PRIORITY:
-        for _record, label, _outcome, clip_split in converted:
-            if clip_split == split:
+        for _record, label, _outcome, clip_split, split_by in converted:
+            if clip_split == split and split_by != OFFICIAL:
                 owner.setdefault(label, split)
     return owner
 
@@ -289,8 +306,20 @@ _RESULT_KEYS = ("corpus", "directory", "csv", "report", "report_text", "clips", 
 
 
 def label_rules_digest(pack: LanguagePack) -> str:
-    """Changes when the label rules change, so that a re-import is not mistaken for done."""
-    return sha256_file(pack.folder / "__init__.py")[:16]
+    """Changes when the label rules change, so that a re-import is not mistaken for done.
+
+    The rules are the pack's modules (tables, number spelling) and the engine applying them.
+    """
+    sources = sorted(pack.folder.glob("*.py")) + [Path(labels.__file__)]
+    return code_digest(*sources)
+
+
+def code_digest(*sources: Path) -> str:
+    """A short digest of source files: recorded with an import so that changed code re-imports."""
+    digest = hashlib.sha256()
+    for source in sources:
+        digest.update(sha256_file(source).encode("ascii"))
+    return digest.hexdigest()[:16]
 
 
 def import_corpus(

@@ -5,7 +5,8 @@ optimistic. The engine writes, beside each corpus's CSVs, a manifest of (split, 
 decided, speaker, transcript) per kept clip; this step compares every train set with every dev and
 test set and classifies what it finds:
 
-- ``created``: within a corpus the engine split (``speaker_hash``): our own doing, so an error;
+- ``created``: within a corpus whose split we chose (``speaker_hash``, or ``resplit`` of Common Voice's
+  validated clips): our own doing, so an error;
 - ``inherited``: within a corpus whose official splits were kept (Common Voice, MLS, OpenSLR 57):
   reported with counts, since changing the corpus's partition would break comparability;
 - ``across_corpora``: a sentence in one corpus's train set and another's dev/test set: reported.
@@ -22,7 +23,7 @@ from typing import Any, Dict, List, Set
 from stt_tasks.errors import BadInputError, StepError
 from stt_tasks.fsio import write_json_atomic, write_text_atomic
 from stt_tasks.importers.engine import MANIFEST_HEADER
-from stt_tasks.importers.records import SPLITS
+from stt_tasks.importers.records import OFFICIAL, SPLITS
 from stt_tasks.layout import DataRoot
 from stt_tasks.progress import LOG
 
@@ -36,6 +37,8 @@ class CorpusSplits:
 
     corpus: str
     official: bool
+    #: who chose the splits (manifest's ``assigned`` column): official, speaker_hash, resplit
+    assigned: Set[str] = field(default_factory=set)
     speakers: Dict[str, Set[str]] = field(default_factory=lambda: {s: set() for s in SPLITS})
     sentences: Dict[str, Set[str]] = field(default_factory=lambda: {s: set() for s in SPLITS})
     has_speakers: bool = True
@@ -56,7 +59,8 @@ def _from_manifest(path: Path) -> CorpusSplits:
             if len(fields) != len(MANIFEST_HEADER) or fields[0] not in SPLITS:
                 raise BadInputError("{} line {}: malformed; re-run this corpus's importer.".format(path, number))
             split, assigned, speaker, transcript = fields
-            splits.official = splits.official and assigned == "official"
+            splits.official = splits.official and assigned == OFFICIAL
+            splits.assigned.add(assigned)
             splits.speakers[split].add(speaker)
             splits.sentences[split].add(transcript)
     return splits
@@ -82,6 +86,12 @@ def load_corpora(data_dir: Path) -> List[CorpusSplits]:
         elif any(directory.rglob("*train.csv")):
             corpora.append(_from_csvs(directory, directory.name))
     return corpora
+
+
+def _assigned_by(corpus: CorpusSplits) -> str:
+    """Who chose the corpus's splits, for the report: "official", or ours ("speaker_hash", "resplit")."""
+    ours = sorted(corpus.assigned - {OFFICIAL})
+    return ", ".join(ours) if ours else OFFICIAL
 
 
 def _overlap(train: Set[str], evaluation: Set[str]) -> Dict[str, Any]:
@@ -124,7 +134,7 @@ def leakage(corpora: List[CorpusSplits]) -> Dict[str, Any]:
         }
     return {
         "corpora": [
-            {"corpus": c.corpus, "splits": "official" if c.official else "speaker_hash", "speakers_known": c.has_speakers}
+            {"corpus": c.corpus, "splits": _assigned_by(c), "speakers_known": c.has_speakers}
             for c in corpora
         ],
         "totals": totals,

@@ -8,6 +8,11 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 SPLITS = ("train", "dev", "test")
+#: Who chose a clip's split (the manifest's ``assigned`` column, read by the leakage step): the
+#: corpus's own partition, our re-split of it, or the engine's speaker hash (no split given).
+OFFICIAL = "official"
+RESPLIT = "resplit"
+SPEAKER_HASH = "speaker_hash"
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,8 @@ class ClipRecord:
     ``clip_id`` is the output WAV's path relative to the corpus folder, without extension;
     ``origin`` says where the record came from ("train.tsv line 12") for messages and reports;
     ``split`` is None when the corpus has no official split (the engine then assigns one);
+    ``split_by`` says who chose a given ``split``: :data:`OFFICIAL`, or :data:`RESPLIT` when we did
+    (then leakage between splits is our fault, and the engine keeps sentences disjoint as for its own);
     ``start``/``end`` (seconds) select a segment of a longer recording (CCPMF), None = whole file.
     """
 
@@ -41,6 +48,7 @@ class ClipRecord:
     split: Optional[str] = None
     start: Optional[float] = None
     end: Optional[float] = None
+    split_by: str = OFFICIAL
 
 
 @dataclass

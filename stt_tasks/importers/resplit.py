@@ -5,6 +5,10 @@ N recordings of each sentence, then build train/dev/test so that no speaker and 
 between splits. Dev and test take the speakers with the fewest clips (many voices, small sets), sized
 by the sample size for a 99% confidence and 1% margin of error. Every choice is ordered by a stable
 hash, so the same release always gives the same split.
+
+Sentences are compared by their label (the transcript after the language's label rules, given as
+a column), not by the raw text: "Bonjour." and "bonjour !" are one sentence to the model, so they
+count together towards the recordings allowed and never end up on both sides of a split.
 """
 
 from __future__ import annotations
@@ -30,12 +34,15 @@ def evaluation_set_size(population: int, max_fraction: float = 0.1) -> int:
     return max(1, min(int(size), int(population * max_fraction)))
 
 
-def resplit(validated: pd.DataFrame, max_per_sentence: int) -> pd.DataFrame:
-    """Rows of ``validated`` (columns client_id, path, sentence) kept, with a ``split`` column."""
+def resplit(validated: pd.DataFrame, max_per_sentence: int, sentence_key: str = "sentence") -> pd.DataFrame:
+    """Rows of ``validated`` (columns client_id, path, sentence) kept, with a ``split`` column.
+
+    ``sentence_key`` names the column that says which rows hold the same sentence (the label).
+    """
     clips = validated.drop_duplicates("path").copy()
     clips["_order"] = clips["path"].map(_stable_hash)
     clips = clips.sort_values("_order", kind="mergesort")
-    clips = clips[clips.groupby("sentence").cumcount() < max_per_sentence]
+    clips = clips[clips.groupby(sentence_key).cumcount() < max_per_sentence]
 
     per_speaker = clips.groupby("client_id").size().rename("n").reset_index()
     per_speaker["_order"] = per_speaker["client_id"].map(_stable_hash)
@@ -54,8 +61,8 @@ def resplit(validated: pd.DataFrame, max_per_sentence: int) -> pd.DataFrame:
     kept = []
     claimed: set = set()
     for split in SPLIT_PRIORITY:
-        rows = clips[(clips["split"] == split) & ~clips["sentence"].isin(claimed)]
-        claimed.update(rows["sentence"])
+        rows = clips[(clips["split"] == split) & ~clips[sentence_key].isin(claimed)]
+        claimed.update(rows[sentence_key])
         kept.append(rows)
     result = pd.concat(kept).drop(columns="_order")
     return result.sort_values(["split", "path"], kind="mergesort").reset_index(drop=True)

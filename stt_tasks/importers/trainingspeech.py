@@ -23,8 +23,10 @@ CORPUS = "trainingspeech"
 SPEC = CorpusSpec(name="trainingspeech", ms_per_char=20, max_seconds=15.0)
 COLUMNS = ("path", "duration", "text")
 _FRAGMENT = re.compile(r"^(?P<source>.+)_\d+$")
-#: TrainingSpeech's own clean-up before the label rules: typographic apostrophes are apostrophes.
-_TEXT_FIXES = {"\u2019": "'", "\u00a0": " "}
+#: TrainingSpeech's own clean-up before the label rules (datasets.md 3.3): typographic apostrophes
+#: are apostrophes, and punctuation, brackets and the asterisk are spaces. The asterisk matters: the
+#: book texts use it as a separator, and the label rules reject any label holding one.
+_TEXT_FIXES = str.maketrans({"\u2019": "'", "\u00a0": " ", **{c: " " for c in "°-,;!?.()[]*…—"}})
 
 
 def _data_csv(root: Path) -> Path:
@@ -56,7 +58,7 @@ def trainingspeech_records(root: Path, issues: SourceIssues) -> Iterator[ClipRec
         name = row[0].strip()
         stem = name.rsplit(".", 1)[0]
         match = _FRAGMENT.match(stem)
-        transcript = "".join(_TEXT_FIXES.get(c, c) for c in row[2])
+        transcript = row[2].translate(_TEXT_FIXES)
         yield ClipRecord(
             audio=table.parent / name,
             transcript=transcript,
@@ -77,5 +79,12 @@ def prepare_trainingspeech(
     """Import TrainingSpeech into ``extracted/data/trainingspeech/``."""
     root, source = registry.unpacked(CORPUS, pack, data_root, download, mirror)
     return engine.import_corpus(
-        SPEC, data_root, pack, english_compatible, workers, source, lambda issues: trainingspeech_records(root, issues)
+        SPEC,
+        data_root,
+        pack,
+        english_compatible,
+        workers,
+        source,
+        lambda issues: trainingspeech_records(root, issues),
+        more_inputs={"text_fixes": engine.code_digest(Path(__file__))},
     )

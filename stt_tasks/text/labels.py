@@ -18,6 +18,8 @@ from typing import Dict, FrozenSet, List, Mapping, Optional, Pattern, Sequence, 
 class LabelRules:
     """Label rules of one language, applied in the order of the fields below.
 
+    - ``before_nfkc``: symbols that NFKC would turn into letters or digits ("º" into "o", "½" into
+      "1⁄2"), spelled out before it, ignoring case; every key holds one such character;
     - ``reject``: a regular expression; a label matching it anywhere is dropped (digits, scripts
       the model cannot learn from);
     - ``spelled_out``: symbols replaced by words (longest key first);
@@ -35,7 +37,10 @@ class LabelRules:
     transliterated: Mapping[str, str]
     allowed: FrozenSet[str]
     strip_other_diacritics: bool = True
+    before_nfkc: Mapping[str, str] = field(default_factory=dict)
     _spelled: Optional[Pattern[str]] = field(default=None, compare=False, repr=False)
+    _before_nfkc: Optional[Pattern[str]] = field(default=None, compare=False, repr=False)
+    _nfkc_triggers: FrozenSet[str] = field(default=frozenset(), compare=False, repr=False)
     _table: Dict[int, Optional[str]] = field(default_factory=dict, compare=False, repr=False)
     _replaced: Dict[Optional[str], Pattern[str]] = field(default_factory=dict, compare=False, repr=False)
 
@@ -46,6 +51,12 @@ class LabelRules:
         table.update({ord(c): None for c in self.removed})
         table.update({ord(k): v for k, v in self.transliterated.items()})
         object.__setattr__(self, "_spelled", spelled)
+        early = sorted(self.before_nfkc, key=len, reverse=True)
+        if early:
+            object.__setattr__(self, "_before_nfkc", re.compile("|".join(re.escape(k) for k in early), re.IGNORECASE))
+            # Scanning for a few characters is much faster than running the pattern over LM text.
+            triggers = {c for key in early for c in key if unicodedata.normalize("NFKC", c) != c}
+            object.__setattr__(self, "_nfkc_triggers", frozenset(triggers))
         object.__setattr__(self, "_table", table)
         # str.translate looks every character up; a regex per kind of replacement only stops at the
         # few characters concerned, several times faster on long blocks of ordinary text.
@@ -68,7 +79,10 @@ class LabelRules:
         instead of per-line calls, which is what lets LM text (millions of short lines) keep pace
         with KenLM. Only the reject and final checks look at lines one by one.
         """
-        text = unicodedata.normalize("NFKC", "\n".join(lines))
+        text = "\n".join(lines)
+        if self._before_nfkc is not None and any(c in text for c in self._nfkc_triggers):
+            text = self._before_nfkc.sub(lambda m: " {} ".format(self.before_nfkc[m.group(0).lower()]), text)
+        text = unicodedata.normalize("NFKC", text)
         rejected = [False] * len(lines)
         if self.reject.search(text):
             pieces = text.split("\n")

@@ -154,6 +154,7 @@ def trainingspeech(sources: Path) -> Fixture:
         (books["train"] + "_0001.wav", 2.0, "Chapitre premier."),
         (books["train"] + "_0002.wav", 2.5, '"Il marchait vite, sans se retourner."'),
         (books["train"] + "_0003.wav", 2.0, "L\u2019homme sourit."),
+        (books["train"] + "_0010.wav", 2.5, "* * *\u00a0Le jour [enfin] se leva ; l\u2019aube°"),  # pre-cleaned
         (books["dev"] + "_0001.wav", 2.0, "La nuit tombait."),
         (books["test"] + "_0001.wav", 2.0, "Le vent soufflait."),
         (books["test"] + "_0002.wav", 1.5, "Fin."),
@@ -173,7 +174,7 @@ def trainingspeech(sources: Path) -> Fixture:
     return Fixture(
         "trainingspeech",
         [write_zip(sources / "ts_2019-04-11_fr_FR.zip", members)],
-        kept={"train": 3, "dev": 1, "test": 2},
+        kept={"train": 4, "dev": 1, "test": 2},
         dropped={"too_long": 1, "too_short": 1, "missing_file": 1, "invalid_label": 1},
         source_issues={"invalid_utf8": 1, "malformed_row": 1},
     )
@@ -250,15 +251,19 @@ def m_ailabs(sources: Path) -> Fixture:
             clip = "{}_f{:06d}".format(name, number)
             lines.append("{}|{}|{}".format(clip, sentence, sentence))
             members.append(("{}{}/wavs/{}.wav".format(top, book, clip), wav(2.0, 22050)))
+        metadata = ("\n".join(lines) + "\n").encode("utf-8")
         if name == "livre_un":
-            lines += ["", "livre_un_f000009|trop peu de champs", "livre_un_f000010|Absent.|Absent."]
-        members.append(("{}{}/metadata.csv".format(top, book), ("\n".join(lines) + "\n").encode("utf-8")))
+            metadata += b"\nlivre_un_f000009|trop peu de champs\nlivre_un_f000010|Absent.|Absent.\n"
+            # not UTF-8 (its WAV is there): counted and skipped, never fatal
+            metadata += "livre_un_f000011|Le café brûle.|Le café brûle.\n".encode("latin-1")
+            members.append(("{}{}/wavs/livre_un_f000011.wav".format(top, book), wav(2.0, 22050)))
+        members.append(("{}{}/metadata.csv".format(top, book), metadata))
     return Fixture(
         "m-ailabs",
         [write_tar(sources / "fr_FR.tgz", members)],
         kept={"train": 2, "dev": 1, "test": 2},
         dropped={"invalid_label": 1, "missing_file": 1},
-        source_issues={"skipped_book": 2, "malformed_row": 1},
+        source_issues={"skipped_book": 2, "malformed_row": 1, "invalid_utf8": 1},
     )
 
 
@@ -282,9 +287,13 @@ def mls(sources: Path) -> Fixture:
                 ("{}{}/audio/{}/{}/{}.opus".format(top, split, speaker, book, clip), encoded(seconds, 48000, "OGG", "OPUS"))
             )
             lines.append("{}\t{}".format(clip, text))
+        transcripts = ("\n".join(lines) + "\n").encode("utf-8")
         if split == "train":
-            lines += ["1234_5678_000014\tce fichier manque", "1234_5678_000015\tun\ttab de trop"]
-        members.append(("{}{}/transcripts.txt".format(top, split), ("\n".join(lines) + "\n").encode("utf-8")))
+            transcripts += b"1234_5678_000014\tce fichier manque\n1234_5678_000015\tun\ttab de trop\n"
+            # not UTF-8 (its audio is there): counted and skipped, never fatal
+            transcripts += "1234_5678_000016\tle café brûle\n".encode("latin-1")
+            members.append(("{}train/audio/1234/5678/1234_5678_000016.opus".format(top), encoded(2.0, 48000, "OGG", "OPUS")))
+        members.append(("{}{}/transcripts.txt".format(top, split), transcripts))
         members.append(("{}{}/segments.txt".format(top, split), b""))
     members.append((top + "metainfo.txt", b"SPEAKER | GENDER | PARTITION | MINUTES | BOOK ID | TITLE | CHAPTER\n"))
     return Fixture(
@@ -292,7 +301,7 @@ def mls(sources: Path) -> Fixture:
         [write_tar(sources / "mls_french_opus.tar.gz", members)],
         kept={"train": 2, "dev": 1, "test": 1},
         dropped={"too_short": 1, "missing_file": 1},
-        source_issues={"malformed_row": 1},
+        source_issues={"malformed_row": 1, "invalid_utf8": 1},
     )
 
 
@@ -319,13 +328,14 @@ def ccpmf_recordings() -> Dict[str, List[Tuple[object, float, str]]]:
             (0.5, 1.5, "Bonjour à toutes et à tous, mesdames et messieurs,"),
             (2.0, 1.5, "merci d'être venus si nombreux ce matin à Bercy."),  # merges with the row before
             (4.0, 2.0, "La croissance atteint deux % cette année en France, dit-on."),
-            (6.5, 2.0, "Elle était de 3 pour cent l'an dernier selon l'Insee."),  # digits: dropped
+            (6.5, 2.0, "Elle était de 3,5 % l'an dernier, en 2019."),  # digits: spelled out
             (9.0, 6.0, "Une intervention bien trop longue pour un seul segment de ce corpus-ci."),  # > 4.5 s
             (15.5, 3.0, "Oui."),  # misaligned: 3 s of audio for 3 characters
         ],
         stems["dev"]: [
             (1.0, 2.0, "Nous commençons la séance plénière de ce matin, merci bien."),
             (3.5, 2.0, "Le budget de l'État est voté sans aucune modification ici."),
+            (6.0, 2.0, "Le nouveau modèle en 3D sera présenté demain à tous."),  # "3D": unreadable, dropped
         ],
         stems["test"]: [
             (1.0, 2.0, "Les marchés financiers sont ouverts depuis ce matin tôt."),
@@ -361,7 +371,7 @@ def ccpmf(sources: Path, parts: int = 3) -> Fixture:
     return Fixture(
         "ccpmf",
         archives,
-        kept={"train": 2, "dev": 2, "test": 1},
+        kept={"train": 3, "dev": 2, "test": 1},
         dropped={"invalid_label": 1, "too_long": 1, "misaligned": 1},
         source_issues={"malformed_row": 1, "mp3_without_xml": 1, "xml_without_mp3": 1, "unreadable_xml": 1},
     )

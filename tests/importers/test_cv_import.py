@@ -189,6 +189,39 @@ def test_hostile_archive_members_are_refused(tmp_path, clip_payloads, step, memb
     assert not releases.exists() or not any(releases.iterdir())
 
 
+def _symlink(name: str, target: str) -> tarfile.TarInfo:
+    return _member(name, tarfile.SYMTYPE, target)
+
+
+def _payload(name: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size = len(b"owned")
+    return info
+
+
+@pytest.mark.parametrize(
+    "chain,refused,reason",
+    [
+        # Each link looks inside on its own path, yet together they lead out: d1/l1 is the top folder,
+        # so d1/l1/l2 is "l2" there and points one level above the extraction folder.
+        ([_symlink("d1/l1", ".."), _symlink("d1/l1/l2", ".."), _payload("l2/evil.txt")], "d1/l1", "outside"),
+        # A link pointing down is allowed, but nothing is written through it.
+        ([_symlink("d1/l1", "sub"), _payload("d1/l1/evil.txt")], "d1/l1/evil.txt", "through the symbolic link"),
+        ([_symlink("l1", "sub"), _symlink("l1", "sub2")], "l1", "through the symbolic link"),
+        ([_symlink("l1", "sub"), _member("hard", tarfile.LNKTYPE, "l1/x")], "hard", "through the symbolic link"),
+    ],
+)
+def test_chained_links_cannot_write_outside(tmp_path, clip_payloads, step, chain, refused, reason):
+    extra = [(member, b"owned" if member.isfile() else None) for member in chain]
+    _small_release(tmp_path / "sources", clip_payloads, extra=extra)
+    run = step("import", "common-voice", "--data-root", str(tmp_path))
+    assert run.returncode == EXIT_BAD_INPUT, run.stderr
+    assert reason in run.stderr and repr(refused) in run.stderr
+    assert not [p for p in tmp_path.rglob("*") if p.name == "evil.txt"]
+    releases = tmp_path / "extracted" / "releases"
+    assert not releases.exists() or not any(releases.iterdir())
+
+
 def test_truncated_tarball_is_a_clear_error(tmp_path, clip_payloads, step):
     archive = _small_release(tmp_path / "sources", clip_payloads)
     archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])

@@ -68,3 +68,55 @@ def test_import_with_duplicate_sentence_count(sample_data_root, fr_pack, step):
     # the official split is the default, and switching back re-imports
     official = prepare_common_voice(sample_data_root, fr_pack, workers=2)
     assert official.clips == {"train": 96, "dev": 16, "test": 16} and not official.skipped
+
+
+def test_sentences_are_counted_and_kept_apart_by_label():
+    rows = [
+        {"client_id": "speaker{}".format(i), "path": "clip{}.mp3".format(i), "sentence": sentence}
+        for i, sentence in enumerate(["Bonjour.", "bonjour !", "BONJOUR", "Bonjour…"] + ["phrase {}".format(k) for k in range(36)])
+    ]
+    validated = pd.DataFrame(rows)
+    validated["label"] = [" ".join(s.lower().strip(".!… ").split()) for s in validated["sentence"]]
+    split = resplit(validated, max_per_sentence=2, sentence_key="label")
+    greetings = split[split["label"] == "bonjour"]
+    assert len(greetings) == 2 and greetings["split"].nunique() == 1
+
+
+def _greetings_release(sources, payloads):
+    from tests.importers.cv_releases import HEADER_7, make_release, row, tsv
+
+    sentences = ["Bonjour.", "bonjour !", "BONJOUR", "« Bonjour »", "Bonjour…", "bonjour ?"]
+    others = ["Le chat dort.", "Il fait beau.", "La mer est calme.", "Merci beaucoup.", "Au revoir."]
+    validated, clips = [], []
+    for speaker in range(12):
+        for take, sentence in enumerate([sentences[speaker % len(sentences)]] + others[: 1 + speaker % 3]):
+            name = "s{}_{}.mp3".format(speaker, take)
+            clips.append((name, payloads[3] if take == 0 else payloads[take % 3]))
+            validated.append(row(HEADER_7, "speaker{}".format(speaker), name, sentence))
+    tables = {"validated": tsv(HEADER_7, validated)}
+    tables.update({split: tsv(HEADER_7, validated[:1]) for split in ("train", "dev", "test")})
+    return make_release(sources, clips, tables)
+
+
+def test_resplit_import_keeps_labels_disjoint_and_says_the_split_is_ours(data_root, pack, clip_payloads):
+    from stt_tasks.importers.leakage import leakage, load_corpora
+
+    _greetings_release(data_root.sources, clip_payloads)
+    result = prepare_common_voice(data_root, pack, duplicate_sentence_count=2, workers=2)
+    transcripts = {}
+    for split, path in result.csvs.items():
+        transcripts[split] = pd.read_csv(path)["transcript"].tolist()
+    assert sum(t.count("bonjour") for t in transcripts.values()) == 2  # six spellings, one sentence
+    for a, b in itertools.combinations(transcripts, 2):
+        assert not set(transcripts[a]) & set(transcripts[b])
+
+    manifest = result.directory / "cv-fr_manifest.tsv"
+    lines = manifest.read_text(encoding="utf-8").splitlines()
+    assert {line.split("\t")[1] for line in lines[1:]} == {"resplit"}
+    report = leakage(load_corpora(data_root.data))
+    assert report["corpora"][0]["splits"] == "resplit" and report["findings"] == []
+    # Leakage in a split we chose is ours to fix: "created", never "inherited".
+    test_row = next(line for line in lines if line.startswith("test\t"))
+    manifest.write_text("\n".join(lines + ["train" + test_row[len("test"):]]) + "\n", encoding="utf-8")
+    kinds = {finding["kind"] for finding in leakage(load_corpora(data_root.data))["findings"]}
+    assert kinds == {"created"}

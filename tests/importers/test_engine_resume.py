@@ -7,11 +7,17 @@ import signal
 import subprocess
 import sys
 import time
+import wave
 from pathlib import Path
 
-from stt_tasks.importers.engine import csv_text, speaker_split
+import numpy as np
+
+from stt_tasks.importers.engine import csv_text, import_clips, speaker_split
+from stt_tasks.importers.ledger import ClipLedger
+from stt_tasks.importers.records import ClipRecord, CorpusSpec
 
 from tests.conftest import REPO
+from tests.importers.fixtures import tone, wav
 
 
 def snapshot(directory: Path):
@@ -66,3 +72,67 @@ def test_speaker_split_is_stable_and_balanced():
 def test_csv_quoting_and_line_endings():
     text = csv_text([("clips/a.wav", 10, "bonjour, toi"), ("clips/b.wav", 20, "l'eau")])
     assert text == 'wav_filename,wav_filesize,transcript\r\nclips/a.wav,10,"bonjour, toi"\r\nclips/b.wav,20,l\'eau\r\n'
+
+
+SPEC = CorpusSpec(name="engine", ms_per_char=10, max_seconds=10.0)
+
+
+def _import_segment(directory: Path, source: Path, start: float, end: float) -> int:
+    """Import one segment of ``source`` under the same clip id; return the WAV's frame count."""
+    record = ClipRecord(source, "bonjour", "speaker", "talk/talk_000000", "talk.xml segment 0", "train", start, end)
+    result = import_clips(SPEC, [record], directory, lambda label: label, {}, workers=1)
+    assert result.clips["train"] == 1
+    with wave.open(str(directory / "talk" / "talk_000000.wav")) as clip:
+        return clip.getnframes()
+
+
+def test_a_changed_segment_is_cut_again(tmp_path):
+    source = tmp_path / "talk.wav"
+    source.write_bytes(wav(5.0))
+    corpus = tmp_path / "data" / "engine"
+    assert _import_segment(corpus, source, 0.5, 1.5) == 16000
+    assert _import_segment(corpus, source, 0.5, 4.5) == 64000  # same clip id, longer segment
+    assert _import_segment(corpus, source, 0.5, 1.5) == 16000
+
+
+def test_a_changed_source_is_converted_again(tmp_path):
+    source = tmp_path / "talk.wav"
+    source.write_bytes(wav(5.0))
+    corpus = tmp_path / "data" / "engine"
+    _import_segment(corpus, source, 0.0, 2.0)
+    target = corpus / "talk" / "talk_000000.wav"
+    written = target.stat().st_mtime_ns
+    _import_segment(corpus, source, 0.0, 2.0)
+    assert target.stat().st_mtime_ns == written  # unchanged source and segment: the WAV is reused
+    # A re-published clip: same name, other audio (louder), other size.
+    louder = (tone(6.0, 16000) * 3.0 * 32767).astype("<i2")
+    with wave.open(str(source), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(louder.tobytes())
+    before = _peak(target)
+    _import_segment(corpus, source, 0.0, 2.0)
+    assert _peak(target) > 2 * before
+
+
+def _peak(path: Path) -> int:
+    with wave.open(str(path)) as clip:
+        return int(np.abs(np.frombuffer(clip.readframes(clip.getnframes()), dtype="<i2")).max())
+
+
+def test_a_wav_without_ledger_entry_is_not_trusted(tmp_path):
+    source = tmp_path / "talk.wav"
+    source.write_bytes(wav(5.0))
+    corpus = tmp_path / "data" / "engine"
+    stale = corpus / "talk" / "talk_000000.wav"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(wav(3.0))  # left by an older import: nothing says what it was cut from
+    assert _import_segment(corpus, source, 0.5, 1.5) == 16000
+    ledger = ClipLedger(corpus)
+    assert list(ledger.recorded) == ["talk/talk_000000"]
+    # A line cut short by a kill is ignored, and the next line still reads.
+    with open(ledger.path, "a", encoding="utf-8") as handle:
+        handle.write('["talk/talk_00')
+    assert _import_segment(corpus, source, 0.5, 2.5) == 32000
+    assert ClipLedger(corpus).recorded.keys() == {"talk/talk_000000"}

@@ -18,6 +18,8 @@ def test_transcripts_and_chapter_splits(data_root: DataRoot, pack: LanguagePack)
     train = {row["transcript"]: row["wav_filename"] for row in rows(result.csvs["train"])}
     assert "il marchait vite sans se retourner" in train  # quoted field with a comma
     assert "l'homme sourit" in train  # typographic apostrophe kept as an apostrophe
+    # TrainingSpeech's own pre-clean: "*", brackets, ";" and "°" are spaces (the rules reject "*")
+    assert "le jour enfin se leva l'aube" in train
     chapters = {
         split: {row["wav_filename"].rsplit("_", 1)[0] for row in rows(path)} for split, path in result.csvs.items()
     }

@@ -4,6 +4,8 @@ The label rules are those of the original pipeline's ``fr/validate_label.py``, w
 Two deliberate differences: a label left with a character outside the French alphabet is dropped
 (instead of silently adding that character to the alphabet), and typographic apostrophes become a
 space exactly as the original did, so "l’homme" gives "l homme" and "l'homme" stays "l'homme".
+The original normalised with NFKC first, which made its "º", "nº", "nºˢ", "½" and "¼" rules dead
+("nº" had become "no"); those are spelled out before NFKC here, so they do what datasets.md 4 says.
 """
 
 from __future__ import annotations
@@ -40,6 +42,15 @@ _SYMBOLS_SPELLED_OUT = {
     "&": "et",
 }
 
+#: Symbols NFKC would change ("º" -> "o", "ˢ" -> "s", "½" -> "1⁄2"), so spelled out before it.
+_BEFORE_NFKC = {
+    "nºˢ": "numéros",
+    "nº": "numéro",
+    "º": "degré",
+    "½": "demi",
+    "¼": "quart",
+}
+
 _OTHER_GREEK = "".join(
     chr(c) for c in range(0x0370, 0x0400) if chr(c) not in _GREEK_SPELLED_OUT and chr(c).isalpha()
 )
@@ -69,8 +80,9 @@ RULES = LabelRules(
     spelled_out={**_SYMBOLS_SPELLED_OUT, **_GREEK_SPELLED_OUT},
     to_space="-\u2010\u2011\u2012\u2013\u2014\u2015\u2019\u2026_/\u00a0\u202f",
     removed='=|.,?!"(){}:;«»%`·×‘“”„†′‹›⁄∅∈∞≥☉ː\u0301\u0307\u0320\u0331\u200b\ufeff',
-    transliterated={"æ": "é", "ß": "ss", "ø": "o", "ł": "l", "đ": "d", "ħ": "h", "ı": "i", "ð": "d", "þ": "th"},
+    transliterated={"æ": "é", "ß": "ss", "ø": "o", "ł": "l", "đ": "d", "ħ": "h", "ı": "i", "ð": "d", "þ": "th", "^": "e"},
     allowed=frozenset(" '" + string.ascii_lowercase + FRENCH_LETTERS),
+    before_nfkc=_BEFORE_NFKC,
 )
 
 METADATA = ModelMetadata(
