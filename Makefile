@@ -58,8 +58,14 @@ DOCKER_BUILD ?= docker build --network host
 
 .PHONY: images images-gpu images-all image-cpu image-gpu image-gpu-tf2 image-airflow image-proxy images-ci base-images-ci
 
+# The commit the training images are built from (the model card records it); "-dirty" with local changes.
+STT_CODE_REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)$(shell \
+	git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
+LINEAGE = --build-arg STT_CODE_REVISION=$(STT_CODE_REVISION)
+
 image-cpu:
-	$(DOCKER_BUILD) -f docker/Dockerfile.cpu -t stt-tasks-cpu $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) .
+	$(DOCKER_BUILD) -f docker/Dockerfile.cpu -t stt-tasks-cpu $(LINEAGE) --build-arg STT_IMAGE=stt-tasks-cpu \
+		$(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) .
 
 image-airflow:
 	$(DOCKER_BUILD) -f docker/Dockerfile.airflow -t stt-airflow $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg INSTALL_AIRFLOW=true) .
@@ -72,10 +78,10 @@ images: image-cpu image-airflow image-proxy
 
 # GPU images (need nvcr.io / a CUDA machine; not built in CI, only linted and checked by tests).
 image-gpu:
-	$(DOCKER_BUILD) -f docker/Dockerfile.gpu -t stt-tasks-gpu .
+	$(DOCKER_BUILD) -f docker/Dockerfile.gpu -t stt-tasks-gpu $(LINEAGE) --build-arg STT_IMAGE=stt-tasks-gpu .
 
 image-gpu-tf2:
-	$(DOCKER_BUILD) -f docker/Dockerfile.gpu-tf2 -t stt-tasks-gpu-tf2 .
+	$(DOCKER_BUILD) -f docker/Dockerfile.gpu-tf2 -t stt-tasks-gpu-tf2 $(LINEAGE) --build-arg STT_IMAGE=stt-tasks-gpu-tf2 .
 
 # Training on NVIDIA GPUs: the TF1 image (cuDNN, AMP) and the CUDA TF2 variant.
 images-gpu: image-gpu image-gpu-tf2

@@ -193,8 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--expected-hours", type=float, default=None, help="hours of audio to plan disk for")
     sub.add_argument("--require-gpu", action="store_true", help="fail when no GPU is visible")
     sub.add_argument("--smoke-train", action="store_true",
-                     help="train seconds on a synthesised clip, export, load in stt (training images only)")
-    sub.add_argument("--smoke-epochs", type=int, default=3, help="epochs of the smoke training (default 3)")
+                     help="train on a synthesised clip until stt transcribes it, about 20 s (training images only)")
+    sub.add_argument("--smoke-epochs", type=int, default=3, help="epochs of 64 steps of the smoke training (default 3)")
 
     sub = step(
         "import", _import, "import a corpus into extracted/data/", ["english_compatible", "duplicate_sentence_count"]
@@ -235,7 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--dest", required=True, help="folder for the release tarball and LM text")
     sub.add_argument("--clean", action="store_true", help="leave out the deliberately bad clips")
 
-    training = ["batch_size", "epochs", "learning_rate", "dropout", "n_hidden", "early_stop", "amp", "train_cudnn"]
+    training = ["batch_size", "epochs", "learning_rate", "dropout", "n_hidden", "early_stop", "amp", "train_cudnn",
+                "enable_augments", "augmentation_arguments", "cache_for_epochs", "feature_cache", "skip_batch_test",
+                "log_level"]
     decoder = ["batch_size", "beam_width", "lm_alpha", "lm_beta"]
     sub = step("train", _train, "train (or resume) the acoustic model on every *train.csv/*dev.csv", training)
     sub.add_argument("--transfer-checkpoint", default=None,

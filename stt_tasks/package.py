@@ -3,9 +3,10 @@
 As the original ``package.sh``, in the data root: ``model_tflite_<lang>.tar.xz`` (TFLite model, alphabet,
 scorer), ``checkpoint_<lang>.tar.xz`` (``best_dev_checkpoint`` and the files of the checkpoint it names,
 with coqui's ``flags.txt`` and ``alphabet.txt``) and a copy of the model zip. New: ``model_card_<lang>.md``,
-which says what the model was made from (corpora, hours, clips, what the importers dropped), how
-(parameters, epochs, software versions), how well it does (WER/CER per test corpus) and the checksums
-of what was shipped. Pure Python: no TensorFlow needed.
+which says what the model was made from (corpora, hours, clips, what the importers dropped, the Common
+Voice release and its sha256), how (parameters, epochs, software versions, the image and code revision
+that trained and packaged it), how well it does (WER/CER per test corpus), the checksums of what was
+shipped, and links to the report step's plots. Pure Python: no TensorFlow needed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from stt_tasks.fsio import CompletionMarker, file_fingerprint, sha256_file, temp
 from stt_tasks.languages import LanguagePack
 from stt_tasks.layout import DataRoot
 from stt_tasks.progress import LOG
+from stt_tasks.training.capabilities import image_identity
 from stt_tasks.training.checkpoints import relative_state
 
 MARKER = ".package.completed.json"
@@ -96,6 +98,44 @@ def software_versions() -> Dict[str, str]:
     return versions
 
 
+def corpus_releases(root: DataRoot) -> Dict[str, Dict[str, Any]]:
+    """The Common Voice release each import read, by corpus: ``release`` of its report, else of its
+    completion marker (where the importer records what it read: name, sha256, whether it was checked)."""
+    releases = {}
+    for path in sorted(root.data.glob("*/*_report.json")):
+        report = _json(path) or {}
+        release = report.get("release") or CompletionMarker(path.parent).outputs().get("release")
+        if isinstance(release, dict) and release.get("release"):
+            releases[str(report.get("corpus", path.parent.name))] = release
+    return releases
+
+
+def release_lines(releases: Mapping[str, Dict[str, Any]]) -> List[str]:
+    """Lines of the model card naming each Common Voice release and its sha256."""
+    lines = []
+    for corpus, release in releases.items():
+        if release.get("sha256"):
+            checked = ("matches the published checksum" if release.get("sha256_known")
+                       else "no published checksum to compare: recorded at import")
+            lines.append("- {}: Common Voice release `{}`, sha256 `{}` ({}).".format(
+                corpus, release["release"], release["sha256"], checked))
+        else:
+            lines.append("- {}: Common Voice release `{}`, imported from an extracted folder (no archive, no "
+                         "sha256).".format(corpus, release["release"]))
+    return lines
+
+
+def built_with(train: Mapping[str, Any]) -> str:
+    """The images and code revisions that trained and packaged the model."""
+    def named(identity: Mapping[str, Any]) -> str:
+        return "image `{}` (code revision `{}`)".format(identity.get("image", "unknown"),
+                                                        identity.get("code_revision", "unknown"))
+
+    trained = "trained in {}".format(named(train["trained_in"])) if train.get("trained_in") else \
+        "trained in an image that did not record itself"
+    return "Built: {}; packaged in {}.".format(trained, named(image_identity()))
+
+
 def model_card(pack: LanguagePack, root: DataRoot, params: Mapping[str, Any],
                artifacts: Mapping[str, Dict[str, Any]]) -> str:
     """The Markdown model card: identity, lineage, training, results, artifacts."""
@@ -103,7 +143,9 @@ def model_card(pack: LanguagePack, root: DataRoot, params: Mapping[str, Any],
     train_marker = _json(root.checkpoints / ".train.completed.json") or {}
     train = train_marker.get("result", {})
     # The parameters the model was trained with (recorded by the train step), not today's defaults.
-    trained_with = train_marker.get("inputs", {}).get("parameters") or dict(params)
+    trained_with = dict(train_marker.get("inputs", {}).get("parameters") or params)
+    if train_marker:
+        trained_with.setdefault("enable_augments", False)  # the train marker records augmentation only when on
     summary = _json(root.models / "test_summary.json")
     tuned = _json(root.lm / "opt_lm.json")
     lines = ["# {} {} ({})".format(meta.model_name, meta.model_version, meta.language), "", meta.description, "",
@@ -111,23 +153,32 @@ def model_card(pack: LanguagePack, root: DataRoot, params: Mapping[str, Any],
     for key, value in (("author", meta.author), ("contact", meta.contact_info), ("licence", meta.license),
                        ("runtime", "stt {} to {} (TFLite)".format(meta.min_stt_version, meta.max_stt_version))):
         lines.append("| {} | {} |".format(key, value))
+    report_page = (root.reports / "report.html").relative_to(root.root).as_posix()
+    lines += ["", "Plots of the corpora, the training and the results: [{0}]({0}).".format(report_page)]
+    reports = corpus_reports(root)
     lines += ["", "## Training data (lineage)", "", "| corpus | train clips | dev clips | test clips | hours kept | "
               "dropped by importer |", "|---|---:|---:|---:|---:|---|"]
-    for corpus, report in corpus_reports(root).items():
+    for corpus, report in reports.items():
         kept = report.get("kept", {})
         dropped = ", ".join("{} {}".format(n, reason) for reason, n in sorted(report.get("dropped", {}).items()))
         lines.append("| {} | {} | {} | {} | {:.2f} | {} |".format(
             corpus, *(kept.get(s, {}).get("clips", 0) for s in ("train", "dev", "test")),
             float(report.get("kept_hours", 0.0)), dropped or "none"))
+    releases = release_lines(corpus_releases(root))
+    if releases:
+        lines += [""] + releases
     lines += ["", "## Training", "", "| parameter | value |", "|---|---|"]
     for name in sorted(trained_with):
-        lines.append("| {} | {} |".format(name, trained_with[name]))
+        value = trained_with[name]
+        shown = " ".join("`{}`".format(v) for v in value) if isinstance(value, list) else value
+        lines.append("| {} | {} |".format(name, shown))
     if train:
         lines += ["", "Trained {} epochs ({} steps), best dev checkpoint `{}`, n_hidden {}{}.".format(
             train.get("epochs"), train.get("global_step"), Path(str(train.get("best_dev_checkpoint"))).name,
             train.get("n_hidden"),
             ", fine-tuned from `{}`".format(train["transfer"]["checkpoint_dir"]) if train.get("transfer") else "")]
-    lines += ["", "Software: " + ", ".join("{} {}".format(k, v) for k, v in sorted(software_versions().items())) + "."]
+    lines += ["", "Software: " + ", ".join("{} {}".format(k, v) for k, v in sorted(software_versions().items())) + ".",
+              "", built_with(train)]
     lines += ["", "## Results", ""]
     if summary:
         decoder = summary["decoder"]

@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
+from stt_tasks.training.augmentation import ORIGINAL_SPECS, SPECS_PATTERN, parse_specs
+
 
 def parse_bool(text: str) -> bool:
     """Accept the spellings the original image's shell scripts used (1/0, true/false, yes/no)."""
@@ -54,6 +56,20 @@ def _unit_float(text: str) -> float:
     value = float(text)
     if not 0.0 <= value < 1.0:
         raise ValueError("must be in [0, 1), got {}".format(value))
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("must be an integer >= 0, got {}".format(value))
+    return value
+
+
+def _log_level(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 3:
+        raise ValueError("must be 0 (debug), 1 (info), 2 (warnings) or 3 (errors), got {}".format(value))
     return value
 
 
@@ -166,6 +182,57 @@ PARAMETERS: Dict[str, Parameter] = {
             parse_evaluate_range,
             "decoder tuning: alpha_max,beta_max,n_trials (empty: no tuning)",
             {"type": "string", "pattern": r"^$|^[0-9]+(\.[0-9]+)?,[0-9]+(\.[0-9]+)?,[1-9][0-9]*$"},
+        ),
+        Parameter(
+            "feature_cache",
+            "FEATURE_CACHE",
+            "1",
+            parse_bool,
+            "cache the training clips' features on disk (tmp/feature_cache/, kept while the train CSVs, alphabet "
+            "and augmentation stay the same): epochs after the first skip decoding and feature extraction",
+            _BOOLEAN,
+        ),
+        Parameter(
+            "enable_augments",
+            "ENABLE_AUGMENTS",
+            "0",
+            parse_bool,
+            "augment the training clips with the specs of AUGMENTATION_ARGUMENTS",
+            _BOOLEAN,
+        ),
+        Parameter(
+            "augmentation_arguments",
+            "AUGMENTATION_ARGUMENTS",
+            " ".join(ORIGINAL_SPECS),
+            parse_specs,
+            "augmentation specs (coqui --augment), space-separated, name[key=value,...]; default: the original "
+            "augments.txt's (used only when ENABLE_AUGMENTS is on)",
+            {"type": "string", "pattern": SPECS_PATTERN},
+        ),
+        Parameter(
+            "cache_for_epochs",
+            "CACHE_FOR_EPOCHS",
+            "10",
+            _non_negative_int,
+            "with augmentation and the feature cache: recompute the cached (augmented) features every this many "
+            "epochs, 0 never (the original augments.txt's --cache_for_epochs)",
+            {"type": "integer", "minimum": 0},
+        ),
+        Parameter(
+            "skip_batch_test",
+            "SKIP_BATCH_TEST",
+            "1",
+            parse_bool,
+            "skip the memory test (a short training on the longest clips) before training",
+            _BOOLEAN,
+        ),
+        Parameter(
+            "log_level",
+            "LOG_LEVEL",
+            "1",
+            _log_level,
+            "coqui and TensorFlow log level: 0 debug, 1 info, 2 warnings, 3 errors",
+            {"type": "integer", "minimum": 0, "maximum": 3},
         ),
         Parameter(
             "duplicate_sentence_count",

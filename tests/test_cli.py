@@ -8,6 +8,7 @@ import pytest
 
 from stt_tasks.errors import EXIT_BAD_INPUT
 from stt_tasks.parameters import PARAMETERS, parse_evaluate_range
+from stt_tasks.training.augmentation import ORIGINAL_SPECS
 
 
 def test_last_stdout_line_is_json_and_stdout_has_nothing_else(tmp_path, step):
@@ -34,6 +35,12 @@ def test_parameter_defaults_are_the_original_image_ones(step):
         "english_compatible": False,
         "lm_evaluate_range": None,
         "duplicate_sentence_count": 1,
+        "feature_cache": True,
+        "enable_augments": False,
+        "augmentation_arguments": list(ORIGINAL_SPECS),  # the original augments.txt's
+        "cache_for_epochs": 10,
+        "skip_batch_test": True,
+        "log_level": 1,
     }
 
 

@@ -12,8 +12,9 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List, Tuple
 
 import pytest
 
@@ -72,8 +73,98 @@ def test_tf2_gpu_recipe_is_the_cpu_recipe_with_cuda_tensorflow():
     cpu, tf2 = body("Dockerfile.cpu"), body("Dockerfile.gpu-tf2")
     differing = [(a, b) for a, b in zip(cpu, tf2) if a != b]
     assert len(cpu) == len(tf2) and differing == [
-        ("ARG TENSORFLOW_PACKAGE=tensorflow-cpu==2.15.1", "ARG TENSORFLOW_PACKAGE=tensorflow[and-cuda]==2.15.1")]
+        ("ARG TENSORFLOW_PACKAGE=tensorflow-cpu==2.15.1", "ARG TENSORFLOW_PACKAGE=tensorflow[and-cuda]==2.15.1"),
+        ("ARG STT_IMAGE=stt-tasks-cpu", "ARG STT_IMAGE=stt-tasks-gpu-tf2")]
     assert "tensorflow-cpu==2.15.1" in (DOCKER / "requirements-cpu.txt").read_text(encoding="utf-8")
+
+
+@dataclass
+class Stage:
+    """One build stage of a Dockerfile: its FROM line, the ARGs declared in it, its instructions."""
+
+    base: str
+    args: Dict[str, str] = field(default_factory=dict)
+    instructions: List[Tuple[str, str]] = field(default_factory=list)
+
+    def runs(self) -> List[str]:
+        return [text for keyword, text in self.instructions if keyword == "RUN"]
+
+    def env(self) -> Dict[str, str]:
+        values: Dict[str, str] = {}
+        for keyword, text in self.instructions:
+            if keyword == "ENV":
+                values.update(re.findall(r"(\w+)=(\S+)", text))
+        return values
+
+
+def stages(name: str) -> List[Stage]:
+    """The stages of a Dockerfile (continuation lines joined, comments dropped)."""
+    lines: List[str] = []
+    pending = ""
+    for line in (DOCKER / name).read_text(encoding="utf-8").splitlines():
+        if line.lstrip().startswith("#") or not line.strip():
+            continue
+        pending += line.rstrip("\\").strip() + " "
+        if not line.endswith("\\"):
+            lines.append(pending.strip())
+            pending = ""
+    found: List[Stage] = []
+    for line in lines:
+        keyword, _, text = line.partition(" ")
+        if keyword == "FROM":
+            found.append(Stage(text))
+        elif found:
+            if keyword == "ARG":
+                arg, _, default = text.partition("=")
+                found[-1].args[arg] = default
+            found[-1].instructions.append((keyword, text))
+    return found
+
+
+def uses(name: str, text: str) -> bool:
+    return re.search(r"\$\{?%s\b" % re.escape(name), text) is not None
+
+
+TRAINING_IMAGES = {"Dockerfile.cpu": "stt-tasks-cpu", "Dockerfile.gpu": "stt-tasks-gpu",
+                   "Dockerfile.gpu-tf2": "stt-tasks-gpu-tf2"}
+
+
+def test_every_build_arg_of_the_gpu_image_is_used_where_it_is_in_scope():
+    # An ARG is visible only in the stage that declares it: a RUN of the same stage must read it.
+    for arg in ("stt_repo", "stt_branch", "stt_sha1", "kenlm_repo", "kenlm_branch", "uid", "gid"):
+        assert any(arg in stage.args and any(uses(arg, run) for run in stage.runs())
+                   for stage in stages("Dockerfile.gpu")), "ARG {}: unused by its stage's RUNs".format(arg)
+
+
+def test_the_gpu_image_builds_kenlm_from_the_repo_or_the_pinned_sdist():
+    [kenlm] = [s for s in stages("Dockerfile.gpu") if s.base.endswith(" AS kenlm")]
+    assert kenlm.args["kenlm_repo"] == "" and kenlm.args["kenlm_branch"] == ""  # default: the pinned sdist
+    [build] = [run for run in kenlm.runs() if "kenlm_repo" in run]
+    assert 'git clone --depth 1 --branch "${kenlm_branch:-master}" "${kenlm_repo}"' in build
+    assert "bash /tmp/build-kenlm.sh /opt/kenlm" in build and "kenlm==0.3.0" in build
+    assert "lmplz filter build_binary query" in build
+
+
+@pytest.mark.parametrize("dockerfile", sorted(TRAINING_IMAGES))
+def test_every_training_image_has_kenlm_and_its_lineage(dockerfile):
+    final = stages(dockerfile)[-1]
+    env = final.env()
+    assert env.get("KENLM_BIN") == "/opt/kenlm/bin"
+    assert ("COPY", "--from=kenlm /opt/kenlm /opt/kenlm") in final.instructions
+    # The model card names the image and the commit it was built from.
+    assert final.args["STT_IMAGE"] == TRAINING_IMAGES[dockerfile] and final.args["STT_CODE_REVISION"] == "unknown"
+    assert env["STT_IMAGE"] == "${STT_IMAGE}" and env["STT_CODE_REVISION"] == "${STT_CODE_REVISION}"
+
+
+def test_make_passes_the_code_revision_to_every_training_image():
+    makefile = (DOCKER.parent / "Makefile").read_text(encoding="utf-8")
+    assert "git rev-parse --short HEAD" in makefile
+    for dockerfile, image in TRAINING_IMAGES.items():
+        target = r"^image-\S+:\n\t(.*-f docker/{}\b.*(?:\\\n.*)*)".format(re.escape(dockerfile))
+        recipe = re.search(target, makefile, re.M)
+        assert recipe, dockerfile
+        assert "$(LINEAGE)" in recipe.group(1) and "--build-arg STT_IMAGE={}".format(image) in recipe.group(1)
+    assert "LINEAGE = --build-arg STT_CODE_REVISION=$(STT_CODE_REVISION)" in makefile
 
 
 def hadolint() -> str:

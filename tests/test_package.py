@@ -30,17 +30,32 @@ def test_checkpoint_archive_holds_the_best_checkpoint_with_bare_names(tmp_path):
     assert not list(tmp_path.glob(".*tmp-*"))
 
 
-def test_model_card_tells_the_lineage(tmp_path, fr_pack):
+CV_RELEASE = "cv-corpus-12.0-2022-12-07-fr.tar.gz"
+CV_SHA256 = "00afc519" + "0" * 48 + "fef216eb"
+
+
+def test_model_card_tells_the_lineage(tmp_path, fr_pack, monkeypatch):
+    monkeypatch.setenv("STT_IMAGE", "stt-tasks-cpu")
+    monkeypatch.setenv("STT_CODE_REVISION", "1a2b3c4")
     root = DataRoot(tmp_path / "data")
     root.create()
     (root.data / "cv-fr").mkdir()
     (root.data / "cv-fr" / "cv-fr_report.json").write_text(json.dumps({
         "corpus": "cv-fr", "kept": {"train": {"clips": 96}, "dev": {"clips": 16}, "test": {"clips": 16}},
         "kept_hours": 0.07, "dropped": {"too_short": 1, "invalid_label": 2}}))
+    # as the Common Voice importer records the release it read, with its result in its completion marker
+    (root.data / "cv-fr" / ".completed.json").write_text(json.dumps({"inputs": {}, "outputs": [], "result": {
+        "corpus": "cv-fr", "release": {"release": CV_RELEASE, "sha256": CV_SHA256, "sha256_known": True}}}))
+    (root.data / "mls-fr").mkdir()
+    (root.data / "mls-fr" / "mls-fr_report.json").write_text(json.dumps({
+        "corpus": "mls-fr", "kept": {"train": {"clips": 5}}, "kept_hours": 0.01}))
+    (root.data / "mls-fr" / ".completed.json").write_text(json.dumps({"inputs": {}, "outputs": [], "result": {
+        "corpus": "mls-fr", "source": {"archive": "mls_lm_french.tar.gz"}}}))
     (root.checkpoints / ".train.completed.json").write_text(json.dumps({
         "inputs": {"parameters": {"n_hidden": 200, "epochs": 60}},
         "result": {"epochs": 60, "global_step": 720, "best_dev_checkpoint": "/mnt/checkpoints/best_dev-720",
-                   "n_hidden": 200, "transfer": None}}))
+                   "n_hidden": 200, "transfer": None,
+                   "trained_in": {"image": "stt-tasks-gpu", "code_revision": "9f8e7d6"}}}))
     (root.models / "test_summary.json").write_text(json.dumps({
         "decoder": {"beam_width": 500, "lm_alpha": 0.0, "lm_beta": 0.0, "alpha_beta_from": "parameters",
                     "scorer": None},
@@ -53,3 +68,37 @@ def test_model_card_tells_the_lineage(tmp_path, fr_pack):
     assert "Trained 60 epochs (720 steps), best dev checkpoint `best_dev-720`" in card
     assert "| cv-fr_test.csv | 16 | 0.620 | 0.190 |" in card
     assert "| output_graph.tflite | 5 | `ab` |" in card
+    # lineage: the Common Voice release and its checksum, the images and code revisions, the report
+    assert "- cv-fr: Common Voice release `{}`, sha256 `{}` (matches the published checksum).".format(
+        CV_RELEASE, CV_SHA256) in card
+    assert "mls-fr: Common Voice" not in card
+    assert ("Built: trained in image `stt-tasks-gpu` (code revision `9f8e7d6`); packaged in image `stt-tasks-cpu` "
+            "(code revision `1a2b3c4`).") in card
+    assert "[reports/report.html](reports/report.html)" in card
+    assert "| enable_augments | False |" in card
+
+
+def test_model_card_says_when_the_release_or_the_image_is_not_known(tmp_path, fr_pack, monkeypatch):
+    monkeypatch.delenv("STT_IMAGE", raising=False)
+    monkeypatch.delenv("STT_CODE_REVISION", raising=False)
+    root = DataRoot(tmp_path / "data")
+    root.create()
+    (root.data / "cv-fr").mkdir()
+    # a report carrying the release itself is read too
+    (root.data / "cv-fr" / "cv-fr_report.json").write_text(json.dumps({
+        "corpus": "cv-fr", "kept": {}, "kept_hours": 0.0,
+        "release": {"release": "cv-corpus-13.0-2023-03-09", "extracted_directory": "/mnt/sources/cv"}}))
+    card = model_card(fr_pack, root, {}, {})
+    assert "- cv-fr: Common Voice release `cv-corpus-13.0-2023-03-09`, imported from an extracted folder" in card
+    assert "Built: trained in an image that did not record itself; packaged in image `unknown`" in card
+
+
+def test_model_card_with_augmentation_lists_the_specs(tmp_path, fr_pack):
+    root = DataRoot(tmp_path / "data")
+    root.create()
+    (root.checkpoints / ".train.completed.json").write_text(json.dumps({
+        "inputs": {"parameters": {"n_hidden": 200, "enable_augments": True,
+                                  "augmentation_arguments": ["volume", "warp"], "cache_for_epochs": 10}},
+        "result": {"epochs": 1, "global_step": 6, "best_dev_checkpoint": "b/best_dev-6", "n_hidden": 200}}))
+    card = model_card(fr_pack, root, {}, {})
+    assert "| enable_augments | True |" in card and "| augmentation_arguments | `volume` `warp` |" in card

@@ -1,8 +1,8 @@
 """The whole training pipeline in the CPU image on the sample corpus: what CI proves end to end.
 
-sample-corpus -> import -> alphabet -> train -> test -> optimize-lm -> export -> transcribe -> package
--> report, each as its own ``docker run --network none`` (as Airflow runs them), real TensorFlow,
-coqui and ``stt``.
+sample-corpus -> import -> alphabet -> train -> test -> lm -> optimize-lm -> test -> export -> transcribe
+-> package -> report, each as its own ``docker run --network none`` (as Airflow runs them), real
+TensorFlow, coqui, KenLM and ``stt``.
 
 Why the thresholds: the sample corpus is 16 sentences read by 8 espeak-ng voices (6 train, 1 dev,
 1 test; about 4 minutes of audio). A small model (n_hidden 200) over-trained 60 epochs must *fit its
@@ -10,14 +10,22 @@ training clips*; to measure that, a ``fit`` corpus whose dev and test CSVs list 
 added (the test step reports each test CSV separately). Measured (2 cores): fit WER 0.11 / CER 0.03,
 held-out voice WER 0.62 / CER 0.19, while an untrained model has WER 1.0. We require fit WER <= 0.3
 (margin for thread-order nondeterminism of CPU training) and held-out CER <= 0.4 (the model learnt
-sounds, not only the six training voices). The exported model must agree with the checkpoint on the
-same dev clips within the transcribe step's tolerance (measured difference 0.001).
-Duration about 3.5 minutes on 2 cores, training 2.6 minutes of it.
+sounds, not only the six training voices). These are the acoustic model's figures, so the first test
+runs before the language model exists: the LM step leaves every dev and test sentence out of the LM
+text, and as every sentence of this corpus is also read in dev and test, 30% of its words are out of
+the scorer's vocabulary (the decoder cannot spell them).
+
+Then the decoder: the LM step builds a KenLM model and scorer from the sample LM text, optimize-lm tunes
+alpha/beta in a few trials on the dev CSVs (never test) and re-packages the scorer with them, and the
+test step runs again with the scorer and the tuned values, as the DAG's test does. The exported model
+must agree with the checkpoint on the same dev clips, with that scorer, within the transcribe step's
+tolerance. Duration about 5 minutes on 2 cores (4.3 and 5.7 minutes measured on a shared host).
 """
 
 from __future__ import annotations
 
 import json
+import struct
 import tarfile
 import zipfile
 
@@ -47,10 +55,24 @@ def add_fit_corpus(data):
         (fit / "fit_{}.csv".format(split)).write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
+def scorer_alpha_beta(data):
+    """The default alpha and beta stored in the scorer package, after the KenLM binary it starts with."""
+    scorer = (data / "lm" / "kenlm.scorer").read_bytes()
+    binary = (data / "lm" / "lm.binary").read_bytes()
+    assert scorer.startswith(binary)
+    magic, _version, _utf8, alpha, beta = struct.unpack_from("<ii?dd", scorer, len(binary))
+    assert magic.to_bytes(4, "little") == b"EIRT"
+    return alpha, beta
+
+
+def float32(value):
+    return struct.unpack("<f", struct.pack("<f", value))[0]
+
+
 def test_sample_corpus_trains_tests_exports_packages_and_transcribes(tmp_path):
     data = writable_dir(tmp_path / "data")
     step(data, "sample-corpus", "--dest", "/mnt/sources")
-    step(data, "import", "common-voice")
+    imported = step(data, "import", "common-voice")
     add_fit_corpus(data)
     step(data, "alphabet")
 
@@ -73,14 +95,35 @@ def test_sample_corpus_trains_tests_exports_packages_and_transcribes(tmp_path):
     assert set(summary["samples"]) == {"best", "median", "worst"} and summary["dev"]["overall"]["clips"] == 112
     assert len(json.loads((data / "models" / "test_output.json").read_text())) == 224  # test + dev clips
 
-    # No scorer here (the LM step builds it): decoder tuning is skipped, not failed.
+    # No scorer yet: decoder tuning is skipped, not failed.
     skipped = step(data, "optimize-lm", "--lm-evaluate-range", "1,1,2", expect=99)
     assert "kenlm.scorer" in skipped.stderr
+
+    # The language model and scorer from the sample LM text, with the image's KenLM.
+    lm = step(data, "lm", "--text", "/mnt/sources/sample_lm_fr.txt", "--memory", "1G", "--lm-top-k", "1000")
+    assert lm["scorer"] == "/mnt/lm/kenlm.scorer" and lm["vocabulary_size"] > 50
+    assert lm["evaluation_sentences_removed"] > 0 and scorer_alpha_beta(data) == (0.0, 0.0)
+
+    # Decoder tuning: a few trials on the dev CSVs only, then the scorer carries the tuned values.
+    tuned = step(data, "optimize-lm", "--lm-evaluate-range", "2,2,3")
+    assert tuned["trials"] == 3 and tuned["scorer_rebuilt"] and tuned["metric"] == "wer"
+    assert sorted(tuned["tuned_on"]) == ["/mnt/extracted/data/cv-fr/cv-fr_dev.csv",
+                                         "/mnt/extracted/data/fit/fit_dev.csv"]  # never a test CSV
+    assert 0.0 <= tuned["lm_alpha"] <= 2.0 and 0.0 <= tuned["lm_beta"] <= 2.0
+    assert scorer_alpha_beta(data) == (float32(tuned["lm_alpha"]), float32(tuned["lm_beta"]))
+    assert json.loads((data / "lm" / "lm_report.json").read_text())["scorer"]["alpha"] == float32(tuned["lm_alpha"])
+
+    # The test step again, as the DAG runs it after the tuning: with the scorer and the tuned values.
+    retested = step(data, "test", "--batch-size", "16")
+    assert not retested["skipped"] and retested["decoder"] == {
+        "scorer": "/mnt/lm/kenlm.scorer", "beam_width": 500, "lm_alpha": tuned["lm_alpha"],
+        "lm_beta": tuned["lm_beta"], "alpha_beta_from": "/mnt/lm/opt_lm.json"}
 
     exported = step(data, "export")
     assert exported["model_bytes"] > 100000 and not list((data / "models").glob("*.pb"))
     with zipfile.ZipFile(str(data / "models" / "fr-fr.zip")) as archive:
-        assert sorted(archive.namelist()) == ["CommonVoice-FR-Team_cv-fr-tflite_1.2.md", "output_graph.tflite"]
+        assert sorted(archive.namelist()) == ["CommonVoice-FR-Team_cv-fr-tflite_1.2.md", "kenlm.scorer",
+                                              "output_graph.tflite"]
     metadata = (data / "models" / "CommonVoice-FR-Team_cv-fr-tflite_1.2.md").read_text()
     assert "language: fr-FR" in metadata and "license: MIT-0" in metadata
 
@@ -89,7 +132,7 @@ def test_sample_corpus_trains_tests_exports_packages_and_transcribes(tmp_path):
 
     packaged = step(data, "package")
     with tarfile.open(str(data / "model_tflite_fr.tar.xz")) as archive:
-        assert sorted(archive.getnames()) == ["alphabet.txt", "output_graph.tflite"]
+        assert sorted(archive.getnames()) == ["alphabet.txt", "kenlm.scorer", "output_graph.tflite"]
     with tarfile.open(str(data / "checkpoint_fr.tar.xz")) as archive:
         names = archive.getnames()
         state = archive.extractfile("best_dev_checkpoint").read().decode()
@@ -97,6 +140,10 @@ def test_sample_corpus_trains_tests_exports_packages_and_transcribes(tmp_path):
     assert "best_dev_checkpoint" in names and any(n.endswith(".index") for n in names) and "flags.txt" in names
     card = (data / "model_card_fr.md").read_text()
     assert "| cv-fr | 96 | 16 | 16 |" in card and "| n_hidden | 200 |" in card and "fit_test.csv" in card
+    assert "Common Voice release `{}`, sha256 `{}`".format(imported["release"]["release"],
+                                                           imported["release"]["sha256"]) in card
+    assert "trained in image `stt-tasks-cpu` (code revision `" in card and "Decoder tuned on the dev sets (3 " in card
+    assert "[reports/report.html](reports/report.html)" in card
     assert packaged["artifacts"]["output_graph.tflite"]["size"] == exported["model_bytes"]
 
     report = step(data, "report")

@@ -16,7 +16,7 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from stt_tasks.errors import BadInputError
 from stt_tasks.fsio import (
@@ -117,6 +117,28 @@ class LanguageModelResult:
     dev_perplexity: Optional[Dict[str, float]]
     parameters: Dict[str, Any] = field(default_factory=dict)
     seconds: Dict[str, float] = field(default_factory=dict)
+
+
+class LmTextProgress(Progress):
+    """Progress of the LM text: MB of the sources read (rate, ETA) and running counts of lines read and kept."""
+
+    def __init__(self, total_bytes: int, interval: float = 5.0) -> None:
+        super().__init__("LM text", total_bytes, "MB", interval=interval, scale=10**6)
+        self.lines = 0
+        self.kept = 0
+
+    def count_lines(self, blocks: Iterable[bytes]) -> Iterator[bytes]:
+        """``blocks`` (whole lines each), counting their lines as they are handed on."""
+        for block in blocks:
+            self.lines += block.count(b"\n")
+            yield block
+
+    def count_kept(self, text: str) -> None:
+        """Count the lines of normalised text that passed the label rules."""
+        self.kept += text.count("\n")
+
+    def line(self, now: Optional[float] = None) -> str:
+        return "{}, {} lines read, {} kept".format(super().line(now), self.lines, self.kept)
 
 
 def build_lm(root: DataRoot, pack: LanguagePack, options: LmOptions) -> Dict[str, Any]:
@@ -225,7 +247,7 @@ def _build_language_model(
     try:
         excluded = frozenset() if options.keep_eval_sentences else evaluation.excluded
         arpa = work / "lm.arpa"
-        progress = Progress("LM text", sum(s.path.stat().st_size for s in sources), "MB", scale=10**6)
+        progress = LmTextProgress(sum(s.path.stat().st_size for s in sources))
         counts: "Counter[str]" = Counter()
         # Spawned, not forked: a forked child would inherit lmplz's stdin pipe and keep it open.
         packager = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
@@ -238,14 +260,17 @@ def _build_language_model(
                     text_file.write(data)
                     lmplz.write(data)
                     counts.update(text.split())
+                    progress.count_kept(text)
 
-                blocks = itertools.chain.from_iterable(read_blocks(s.path, progress.advance) for s in sources)
+                blocks = progress.count_lines(
+                    itertools.chain.from_iterable(read_blocks(s.path, progress.advance) for s in sources))
                 stats = normalise_stream(blocks, pack, options.english_compatible, excluded, sink, options.workers)
                 if stats.kept == 0:
                     raise BadInputError(
                         "no line of {} passed the label rules: check that the text is {} prose, one sentence "
                         "per line.".format(", ".join(str(s.path) for s in sources), pack.code)
                     )
+            progress.lines = stats.lines  # the label rules' count (str.splitlines) for the final line
             progress.finish()
             LOG.info(
                 "LM text: %d lines read, %d kept, %d rejected by the label rules, %d dev/test sentences removed",

@@ -6,12 +6,19 @@ rather than after hours, or silently trains without it.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from typing import Any, Dict, Mapping, Optional
 
 from stt_tasks.errors import BadInputError, StepError
 from stt_tasks.training.coqui import tensorflow_major
+
+
+def image_identity() -> Dict[str, str]:
+    """The image this runs in and the code revision it was built from (build args baked into its ENV)."""
+    return {"image": os.environ.get("STT_IMAGE") or "unknown",
+            "code_revision": os.environ.get("STT_CODE_REVISION") or "unknown"}
 
 
 def gpu_visible() -> bool:

@@ -1,16 +1,20 @@
 """The one typed table from our run parameters to coqui-stt-training 1.4.0 flags.
 
 ``PARAMETER_FLAGS`` says, for every run parameter (``stt_tasks.parameters``), which coqui flags it sets,
-or why it sets none. ``COQUI_FLAG_TYPES`` lists every coqui flag any step emits with the type coqui's
-``BaseSttConfig`` declares for it; :func:`render` refuses anything else, and a test in the CPU image
-checks this table against coqui's own Config, so a misspelt or mistyped flag fails in CI, not in a
-week-long training run. Pure Python: importable without TensorFlow.
+or why it sets none; :func:`parameter_flags` sets those that map one to one, :func:`train_flags` those the
+train step derives (feature cache path, augmentation, memory test, log level). ``COQUI_FLAG_TYPES``
+lists every coqui flag any step emits with the type coqui's ``BaseSttConfig`` declares for it;
+:func:`render` refuses anything else, and a test in the CPU image checks this table against coqui's own
+Config, so a misspelt or mistyped flag fails in CI, not in a week-long training run. Pure Python:
+importable without TensorFlow.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Tuple, Union
+
+from stt_tasks.errors import BadInputError
 
 FlagValue = Union[bool, int, float, str, List[str]]
 
@@ -91,6 +95,8 @@ class ParameterFlags:
     parameter: str
     flags: Tuple[str, ...]
     note: str = ""
+    #: the flags are not the value itself: the train step derives them (:func:`train_flags`)
+    derived: bool = False
 
 
 #: Every run parameter, exactly once. A test checks this covers ``stt_tasks.parameters.PARAMETERS``.
@@ -109,6 +115,18 @@ PARAMETER_FLAGS: Dict[str, ParameterFlags] = {
         ParameterFlags("amp", ("automatic_mixed_precision",), "refused on TensorFlow 2 images"),
         ParameterFlags("train_cudnn", ("train_cudnn",), "refused on TensorFlow 2 images"),
         ParameterFlags("early_stop", ("early_stop",)),
+        ParameterFlags("feature_cache", ("feature_cache",), "true: a cache path under tmp/feature_cache/ named by "
+                       "the train CSVs, alphabet and augmentation (the train step's)", derived=True),
+        ParameterFlags("enable_augments", ("augment", "cache_for_epochs"), "switches the two below on", derived=True),
+        ParameterFlags("augmentation_arguments", ("augment",), "one argument per spec, with enable_augments",
+                       derived=True),
+        ParameterFlags("cache_for_epochs", ("cache_for_epochs",), "with enable_augments and feature_cache",
+                       derived=True),
+        # coqui's own test hangs at exit (STT#2195) and writes the feature cache from its 3 batches only.
+        ParameterFlags("skip_batch_test", ("skip_batch_test",), "always true for coqui: when false, the train "
+                       "step runs the same memory test as a separate short training", derived=True),
+        ParameterFlags("log_level", ("log_level",), "also TF_CPP_MIN_LOG_LEVEL; the train step passes coqui at "
+                       "most 1: its INFO lines carry the per-epoch losses", derived=True),
         ParameterFlags("lm_top_k", (), "LM step: vocabulary size of the scorer"),
         ParameterFlags("english_compatible", (), "importers and alphabet step"),
         ParameterFlags("duplicate_sentence_count", (), "Common Voice importer"),
@@ -129,9 +147,47 @@ def parameter_flags(params: Mapping[str, Any]) -> Dict[str, FlagValue]:
     for name, value in params.items():
         if name not in PARAMETER_FLAGS:
             raise FlagError("run parameter {!r} is not in stt_tasks.training.flags.PARAMETER_FLAGS".format(name))
+        if PARAMETER_FLAGS[name].derived:
+            raise FlagError("run parameter {!r} does not map to its flags one to one: use train_flags".format(name))
         for flag in PARAMETER_FLAGS[name].flags:
             flags[flag] = value
     return flags
+
+
+#: The largest --log_level the train step passes coqui: it records losses from coqui's INFO lines.
+TRAIN_MAX_COQUI_LOG_LEVEL = 1
+
+
+def train_flags(params: Mapping[str, Any], feature_cache: str = "") -> Dict[str, FlagValue]:
+    """The flags of the derived parameters, for coqui's train module.
+
+    ``feature_cache`` is the cache path the step chose (used when the ``feature_cache`` parameter is true).
+    """
+    flags: Dict[str, FlagValue] = {
+        "skip_batch_test": True,
+        "log_level": min(params["log_level"], TRAIN_MAX_COQUI_LOG_LEVEL),
+    }
+    caching = bool(params["feature_cache"])
+    if caching:
+        if not feature_cache:
+            raise FlagError("feature_cache is on but no cache path was given")
+        flags["feature_cache"] = feature_cache
+    specs = augmentation_specs(params)
+    if specs:
+        flags["augment"] = specs
+        if caching:
+            flags["cache_for_epochs"] = params["cache_for_epochs"]
+    return flags
+
+
+def augmentation_specs(params: Mapping[str, Any]) -> List[str]:
+    """The ``--augment`` specs when ENABLE_AUGMENTS is on (none when off); on without specs is an error."""
+    if not params["enable_augments"]:
+        return []
+    if not params["augmentation_arguments"]:
+        raise BadInputError("ENABLE_AUGMENTS=1 (--enable-augments) but AUGMENTATION_ARGUMENTS "
+                            "(--augmentation-arguments) is empty: give the specs, or set ENABLE_AUGMENTS=0.")
+    return list(params["augmentation_arguments"])
 
 
 def check_value(flag: str, value: Any) -> FlagValue:

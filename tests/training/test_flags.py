@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from stt_tasks.errors import BadInputError
 from stt_tasks.parameters import PARAMETERS
-from stt_tasks.training.flags import COQUI_FLAG_TYPES, PARAMETER_FLAGS, FlagError, parameter_flags, render
+from stt_tasks.training.augmentation import ORIGINAL_SPECS
+from stt_tasks.training.flags import COQUI_FLAG_TYPES, PARAMETER_FLAGS, FlagError, parameter_flags, render, train_flags
 
 
 def test_every_parameter_is_in_the_table_once():
@@ -47,3 +51,63 @@ def test_wrong_flags_are_refused(flags):
 def test_unknown_parameter_is_refused():
     with pytest.raises(FlagError):
         parameter_flags({"batchsize": 3})
+
+
+def defaults(**changes):
+    params = {name: p.parse(p.default) for name, p in PARAMETERS.items()}
+    params.update(changes)
+    return params
+
+
+def test_derived_parameters_go_through_train_flags_only():
+    for name in ("feature_cache", "enable_augments", "augmentation_arguments", "cache_for_epochs", "skip_batch_test",
+                 "log_level"):
+        assert PARAMETER_FLAGS[name].derived
+        with pytest.raises(FlagError, match="train_flags"):
+            parameter_flags({name: defaults()[name]})
+
+
+def test_train_flags_with_the_defaults():
+    # The original's defaults: feature cache on, augmentation off, coqui's memory test skipped, INFO logs.
+    assert train_flags(defaults(), "/mnt/tmp/feature_cache/k/features") == {
+        "feature_cache": "/mnt/tmp/feature_cache/k/features", "skip_batch_test": True, "log_level": 1}
+    assert train_flags(defaults(feature_cache=False)) == {"skip_batch_test": True, "log_level": 1}
+    with pytest.raises(FlagError):
+        train_flags(defaults())  # the cache is on: the step must say where
+
+
+def test_train_flags_with_augmentation():
+    flags = train_flags(defaults(enable_augments=True, cache_for_epochs=4), "/c/features")
+    assert flags["augment"] == list(ORIGINAL_SPECS) and flags["cache_for_epochs"] == 4
+    assert "--augment" in render(flags) and render(flags)[render(flags).index("--augment") + 1] == ORIGINAL_SPECS[0]
+    # Without the feature cache there is nothing to invalidate.
+    assert "cache_for_epochs" not in train_flags(defaults(enable_augments=True, feature_cache=False))
+    assert "augment" not in train_flags(defaults(augmentation_arguments=["volume"]), "/c/features")  # off
+    with pytest.raises(BadInputError, match="AUGMENTATION_ARGUMENTS .* is empty"):
+        train_flags(defaults(enable_augments=True, augmentation_arguments=[]), "/c/features")
+
+
+def test_train_flags_keep_coqui_at_info_and_always_skip_its_batch_test():
+    # coqui's INFO lines carry the losses the step records; its own batch test never exits (STT#2195).
+    flags = train_flags(defaults(log_level=3, skip_batch_test=False), "/c/features")
+    assert flags["log_level"] == 1 and flags["skip_batch_test"] is True
+    assert train_flags(defaults(log_level=0), "/c/features")["log_level"] == 0
+
+
+@pytest.mark.parametrize("name,value,message", [
+    ("log_level", "4", "must be 0 (debug), 1 (info), 2 (warnings) or 3 (errors)"),
+    ("cache_for_epochs", "-1", "must be an integer >= 0"),
+    ("skip_batch_test", "maybe", "expected a boolean"),
+    ("feature_cache", "/mnt/cache", "expected a boolean"),
+    ("enable_augments", "2", "expected a boolean"),
+])
+def test_new_parameters_are_validated(name, value, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        PARAMETERS[name].resolve(value)
+
+
+def test_new_parameters_keep_the_original_variable_names():
+    assert {PARAMETERS[n].env for n in ("enable_augments", "augmentation_arguments", "skip_batch_test", "log_level")} \
+        == {"ENABLE_AUGMENTS", "AUGMENTATION_ARGUMENTS", "SKIP_BATCH_TEST", "LOG_LEVEL"}
+    assert PARAMETERS["skip_batch_test"].resolve(None) is True and PARAMETERS["log_level"].resolve(None) == 1
+    assert PARAMETERS["feature_cache"].resolve(None) is True and PARAMETERS["enable_augments"].resolve(None) is False

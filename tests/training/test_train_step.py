@@ -1,0 +1,171 @@
+"""The train step's flags and marker, with coqui replaced by a recorder (the real thing runs in the image).
+
+What the step emits for the feature cache, augmentation, the memory test and the log level; which of
+them re-train when changed; that the CLI and the DAG give the step all of its parameters.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+
+from stt_tasks.cli import build_parser
+from stt_tasks.layout import DataRoot
+from stt_tasks.parameters import PARAMETERS
+from stt_tasks.training import train as train_module
+from stt_tasks.training.augmentation import ORIGINAL_SPECS
+from stt_tasks.training.feature_cache import feature_cache_prefix
+from stt_tasks.training.train import STEP_PARAMETERS, longest_clips_csv, marker_parameters, train
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def step_params(**changes: Any) -> Dict[str, Any]:
+    params = {name: PARAMETERS[name].parse(PARAMETERS[name].default) for name in STEP_PARAMETERS}
+    params.update(epochs=2, batch_size=2)
+    params.update(changes)
+    return params
+
+
+class FakeCoqui:
+    """Records each coqui run; a run on the data root's checkpoints leaves a checkpoint and two epochs' losses."""
+
+    def __init__(self, root: DataRoot) -> None:
+        self.root = root
+        self.runs: List[Dict[str, Any]] = []
+
+    def __call__(self, module, flags, extra_env=None, on_line=None):
+        self.runs.append({"module": module, "flags": dict(flags), "env": dict(extra_env or {})})
+        if flags.get("checkpoint_dir") != str(self.root.checkpoints):
+            return []
+        step = 2 * (len(self.runs) + 1)
+        checkpoints = self.root.checkpoints
+        for state, prefix in (("checkpoint", "train"), ("best_dev_checkpoint", "best_dev")):
+            (checkpoints / state).write_text('model_checkpoint_path: "{0}/{1}-{2}"\n'
+                                             'all_model_checkpoint_paths: "{0}/{1}-{2}"\n'.format(
+                                                 checkpoints, prefix, step))
+            (checkpoints / "{}-{}.index".format(prefix, step)).write_bytes(b"x")
+        for epoch in range(flags["epochs"]):
+            on_line("I Finished training epoch {} - loss: {}".format(epoch, 100.0 - epoch))
+        return []
+
+
+@pytest.fixture
+def root(tmp_path):
+    root = DataRoot(tmp_path / "data")
+    root.create()
+    corpus = root.corpus_dir("cv-fr")
+    (corpus / "clips").mkdir(parents=True)
+    rows = []
+    for index, size in enumerate([300, 900, 100, 700, 500]):
+        (corpus / "clips" / "{}.wav".format(index)).write_bytes(b"x" * size)
+        rows.append("clips/{}.wav,{},phrase {}".format(index, size, index))
+    header = "wav_filename,wav_filesize,transcript\n"
+    (corpus / "cv-fr_train.csv").write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
+    (corpus / "cv-fr_dev.csv").write_text(header + rows[0] + "\n", encoding="utf-8")
+    (root.models / "alphabet.txt").write_text(" \na\ne\nh\np\nr\ns\n", encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def coqui(root, monkeypatch):
+    fake = FakeCoqui(root)
+    monkeypatch.setattr(train_module, "run_coqui", fake)
+    monkeypatch.setattr(train_module, "resolve_training_switches",
+                        lambda params: {"train_cudnn": False, "automatic_mixed_precision": False})
+    return fake
+
+
+def test_defaults_cache_features_under_tmp_and_skip_coquis_batch_test(root, coqui):
+    result = train(root, step_params(), transfer_dir=root.root / "none")
+    [run] = coqui.runs
+    flags = run["flags"]
+    cache = Path(flags["feature_cache"])
+    assert cache.name == "features" and cache.parent.parent == root.tmp / "feature_cache" and cache.parent.is_dir()
+    assert flags["skip_batch_test"] is True and flags["log_level"] == 1 and "augment" not in flags
+    assert "cache_for_epochs" not in flags and run["env"] == {"TF_CPP_MIN_LOG_LEVEL": "1"}
+    assert result["augmentation"] is None and result["epochs"] == 2
+
+
+def test_what_changes_no_weight_does_not_retrain(root, coqui):
+    train(root, step_params(), transfer_dir=root.root / "none")
+    again = train(root, step_params(feature_cache=False, skip_batch_test=False, log_level=3,
+                                    augmentation_arguments=["volume"], cache_for_epochs=3),
+                  transfer_dir=root.root / "none")
+    assert again["skipped"] and len(coqui.runs) == 1
+
+
+def test_switching_augmentation_on_continues_training_with_the_specs(root, coqui):
+    train(root, step_params(), transfer_dir=root.root / "none")
+    first_cache = coqui.runs[0]["flags"]["feature_cache"]
+    result = train(root, step_params(enable_augments=True, cache_for_epochs=5), transfer_dir=root.root / "none")
+    flags = coqui.runs[-1]["flags"]
+    assert not result["skipped"] and flags["load_train"] == "last"
+    assert flags["augment"] == list(ORIGINAL_SPECS) and flags["cache_for_epochs"] == 5
+    assert result["augmentation"] == list(ORIGINAL_SPECS)
+    # Augmented features are cached elsewhere; the cache of the plain features is gone.
+    assert flags["feature_cache"] != first_cache and not Path(first_cache).parent.exists()
+    marker = json.loads((root.checkpoints / ".train.completed.json").read_text())
+    assert marker["inputs"]["parameters"]["augmentation_arguments"] == list(ORIGINAL_SPECS)
+
+
+def test_memory_test_runs_first_on_the_longest_clips_without_the_cache(root, coqui):
+    train(root, step_params(skip_batch_test=False, log_level=2), transfer_dir=root.root / "none")
+    memory, real = coqui.runs
+    assert memory["flags"]["epochs"] == 1 and memory["flags"]["load_train"] == "init"
+    assert memory["flags"]["skip_batch_test"] is True and "feature_cache" not in memory["flags"]
+    assert str(root.tmp / "batch-test") in memory["flags"]["checkpoint_dir"]
+    assert memory["env"] == real["env"] == {"TF_CPP_MIN_LOG_LEVEL": "2"}
+    assert real["flags"]["train_files"] == [str(root.data / "cv-fr" / "cv-fr_train.csv")]
+    assert real["flags"]["log_level"] == 1 and "feature_cache" in real["flags"]
+    assert not (root.tmp / "batch-test").exists()  # the scratch training is removed
+
+
+def test_longest_clips_are_picked_by_size_with_absolute_paths(root, tmp_path):
+    csv_path = longest_clips_csv([root.data / "cv-fr" / "cv-fr_train.csv"], 3, tmp_path / "longest.csv")
+    lines = csv_path.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "wav_filename,wav_filesize,transcript"
+    assert [line.split(",")[1] for line in lines[1:]] == ["900", "700", "500"]
+    assert lines[1].split(",")[0] == str(root.data / "cv-fr" / "clips" / "1.wav")
+
+
+def test_marker_parameters_are_unchanged_while_augmentation_is_off():
+    # As recorded before these parameters existed: an upgrade does not re-train a finished model.
+    assert marker_parameters(step_params()) == {
+        name: step_params()[name] for name in ("batch_size", "epochs", "learning_rate", "dropout", "n_hidden",
+                                                "early_stop", "amp", "train_cudnn")}
+    with_augments = marker_parameters(step_params(enable_augments=True))
+    assert with_augments["cache_for_epochs"] == 10 and with_augments["augmentation_arguments"] == list(ORIGINAL_SPECS)
+    assert "cache_for_epochs" not in marker_parameters(step_params(enable_augments=True, feature_cache=False))
+
+
+def test_feature_cache_keeps_a_complete_cache_and_clears_an_unfinished_one(tmp_path):
+    root = DataRoot(tmp_path / "data")
+    prefix = feature_cache_prefix(root, {"train_csvs": ["a"]})
+    folder = prefix.parent
+    # A killed first epoch: tf.data's shard files and lockfile, no index. tf.data would refuse to start.
+    (folder / "features_0.lockfile").write_text("")
+    (folder / "features_0.data-00000-of-00001").write_bytes(b"x")
+    assert feature_cache_prefix(root, {"train_csvs": ["a"]}) == prefix and list(folder.iterdir()) == []
+    # A finished cache is kept (a stray lockfile goes).
+    for name in ("features.index", "features.data-00000-of-00001", "features_0.lockfile"):
+        (folder / name).write_bytes(b"x")
+    feature_cache_prefix(root, {"train_csvs": ["a"]})
+    assert sorted(p.name for p in folder.iterdir()) == ["features.data-00000-of-00001", "features.index"]
+    # Other inputs: another folder, and the old cache is removed.
+    other = feature_cache_prefix(root, {"train_csvs": ["b"]})
+    assert other.parent != folder and not folder.exists() and other.parent.is_dir()
+
+
+def test_the_cli_and_the_dag_give_the_train_step_all_its_parameters(monkeypatch):
+    parser = build_parser()
+    train_parser = parser._subparsers._group_actions[0].choices["train"]  # type: ignore[union-attr]
+    assert set(train_parser.get_default("parameters")) == set(STEP_PARAMETERS)
+    monkeypatch.syspath_prepend(str(REPO / "plugins"))  # the package needs no Airflow
+    steps = importlib.import_module("stt_pipeline.pipeline_steps")
+    [dag_train] = [s for s in steps.AFTER_IMPORT if s.task_id == "train"]
+    assert set(dag_train.parameters) == set(STEP_PARAMETERS)
