@@ -13,7 +13,8 @@ is read at DAG parse time, so parsing stays fast and needs no database.
 | ``stt_docker_url`` | ``unix://var/run/docker.sock`` | Docker engine for CPU steps (a socket proxy in compose) |
 | ``stt_gpu_docker_url`` | ``stt_docker_url`` | Docker engine for GPU steps (e.g. a GPU workstation) |
 | ``stt_download_network`` | ``bridge`` | network of steps that download (every other step has none) |
-| ``stt_retry_delay_seconds`` | ``60`` | first retry delay; doubles on each try |
+| ``stt_retry_delay_seconds`` | empty (each step kind's own) | first retry delay of every step, overriding the step kinds' (``pipeline_steps.KINDS``); doubles on each try up to the kind's maximum. Read from the environment only, when the DAG is parsed |
+| ``stt_auto_remove`` | ``success`` | remove task containers when they end: ``success`` (also on failure: the task log keeps the output), ``force``, or ``never`` (keep them for debugging: ``docker ps -a --filter label=stt.dag_id``) |
 | ``stt_shm_size`` | ``8g`` | shared memory of training containers |
 | ``stt_airflow_data_dir`` | ``stt_host_data_dir`` | the data root as Airflow's own processes see it (watcher, report view) |
 | ``stt_release_metadata_url`` | empty (off) | folder (URL or path) of the public cv-dataset release JSON files |
@@ -23,6 +24,7 @@ is read at DAG parse time, so parsing stays fast and needs no database.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Optional
 
 DEFAULTS = {
@@ -33,7 +35,8 @@ DEFAULTS = {
     "stt_docker_url": "unix://var/run/docker.sock",
     "stt_gpu_docker_url": "",
     "stt_download_network": "bridge",
-    "stt_retry_delay_seconds": "60",
+    "stt_retry_delay_seconds": "",
+    "stt_auto_remove": "success",
     "stt_shm_size": "8g",
     "stt_airflow_data_dir": "",
     "stt_release_metadata_url": "",
@@ -58,13 +61,32 @@ def setting(name: str) -> str:
 
 
 def flag(name: str) -> bool:
+    """A setting read as a boolean (1/true/yes/on)."""
     return setting(name).strip().lower() in ("1", "true", "yes", "on")
 
 
 def airflow_data_dir() -> str:
+    """The data root as Airflow's own processes see it."""
     return setting("stt_airflow_data_dir") or setting("stt_host_data_dir")
 
 
-def retry_delay_seconds() -> float:
-    """Read from the environment only: it is needed when the DAG is parsed."""
-    return float(os.environ.get("STT_RETRY_DELAY_SECONDS", DEFAULTS["stt_retry_delay_seconds"]))
+def retry_delay_override() -> Optional[timedelta]:
+    """The first retry delay of every step when set; None: each step kind's own.
+
+    Read from the environment only: retry delays are fixed when the DAG is parsed.
+    """
+    text = os.environ.get("STT_RETRY_DELAY_SECONDS", DEFAULTS["stt_retry_delay_seconds"]).strip()
+    return timedelta(seconds=float(text)) if text else None
+
+
+AUTO_REMOVE_CHOICES = ("success", "force", "never")
+
+
+def auto_remove() -> str:
+    """When task containers are removed (``stt_auto_remove``), checked against the choices."""
+    value = setting("stt_auto_remove").strip().lower()
+    if value not in AUTO_REMOVE_CHOICES:
+        raise ValueError(
+            "stt_auto_remove is {!r}; use one of {}".format(value, ", ".join(AUTO_REMOVE_CHOICES))
+        )
+    return value

@@ -16,16 +16,37 @@ CPU, TRAINING, DOWNLOAD = "cpu", "training", "download"
 
 @dataclass(frozen=True)
 class StepKind:
+    """Limits of a kind of step: how long one try may run, how often and how patiently it is retried."""
+
     name: str
     execution_timeout: timedelta
     retries: int
+    #: delay before the first retry; it doubles on each further try, up to ``max_retry_delay``
+    retry_delay: timedelta
+    max_retry_delay: timedelta
 
 
+#: Downloads meet flaky servers and rate limits: more tries, longer waits. Training resumes from its
+#: checkpoints, so a retry loses little; its failures (memory, a lost GPU) rarely heal in seconds.
 KINDS: Dict[str, StepKind] = {
-    CPU: StepKind(CPU, timedelta(hours=12), retries=2),
-    DOWNLOAD: StepKind(DOWNLOAD, timedelta(hours=24), retries=3),
-    TRAINING: StepKind(TRAINING, timedelta(days=7), retries=2),
+    CPU: StepKind(CPU, timedelta(hours=12), retries=2, retry_delay=timedelta(minutes=1),
+                  max_retry_delay=timedelta(minutes=15)),
+    DOWNLOAD: StepKind(DOWNLOAD, timedelta(hours=24), retries=4, retry_delay=timedelta(minutes=5),
+                       max_retry_delay=timedelta(hours=2)),
+    TRAINING: StepKind(TRAINING, timedelta(days=7), retries=2, retry_delay=timedelta(minutes=2),
+                       max_retry_delay=timedelta(minutes=30)),
 }
+#: Multiplier of the retry delay from one try to the next (Airflow's ``retry_exponential_backoff``).
+RETRY_BACKOFF = 2.0
+
+
+def limits_of(kind: str, may_download: bool) -> StepKind:
+    """The limits of a step of ``kind``; a step that may download gets the download kind's.
+
+    Airflow fixes a task's retries when a run is created, before the step sees the run's
+    ``download`` parameter, so a step that downloads on demand is planned for downloading.
+    """
+    return KINDS[DOWNLOAD] if may_download else KINDS[kind]
 
 
 @dataclass(frozen=True)
@@ -44,6 +65,8 @@ class PipelineStep:
     extra: Tuple[Tuple[str, str], ...] = ()
     #: boolean run parameters passed as a flag when true: (flag, parameter)
     flags: Tuple[Tuple[str, str], ...] = ()
+    #: boolean run parameter that makes the step download: it then runs as a download step (network)
+    downloads_with: str = ""
 
 
 IMPORT_PARAMETERS = ("english_compatible",)
@@ -72,13 +95,16 @@ AFTER_IMPORT: Tuple[PipelineStep, ...] = (
         path_lists=(("--text", "lm_texts"),),
         extra=(("--memory", "lm_memory"),),
         flags=(("--download", "download"),),
+        downloads_with="download",
         inputs=(("--alphabet", "alphabet", "alphabet"),),
     ),
     PipelineStep(
         "train",
         "train",
         TRAINING,
-        ("batch_size", "epochs", "learning_rate", "dropout", "n_hidden", "amp", "early_stop", "train_cudnn"),
+        ("batch_size", "epochs", "learning_rate", "dropout", "n_hidden", "amp", "early_stop", "train_cudnn",
+         "enable_augments", "augmentation_arguments", "cache_for_epochs", "feature_cache", "skip_batch_test",
+         "log_level"),
     ),
     # tunes lm_alpha/lm_beta on the dev sets (never on test); skipped without lm_evaluate_range
     PipelineStep("optimize_lm", "optimize-lm", TRAINING, ("lm_evaluate_range", "batch_size", "beam_width")),

@@ -3,8 +3,16 @@
 A release is a ``cv-corpus-<version>-<date>-<lang>.tar.gz`` placed in ``sources/`` (the download
 is gated, so a person puts it there). Optionally the public cv-dataset statistics (one JSON file
 per release, ``cv-corpus-<version>-<date>.json``, with per-locale ``checksum`` and ``validHrs``)
-give its SHA-256 and validated hours: the checksum is then verified before anything is scheduled,
-and a release adding fewer validated hours than a threshold is not worth a retraining.
+give its SHA-256, size and validated hours: size and checksum are then verified before anything is
+scheduled, and a release adding fewer validated hours than a threshold is not worth a retraining.
+
+What was decided is kept in one Airflow Variable per language (``stt_<lang>_last_release``), a JSON
+object with up to three entries, each naming a release by file name and size:
+
+- ``trained``: the release of the last training run that succeeded (recorded by the training DAG's
+  last task, so that a failed run leaves the release to be scheduled again);
+- ``scheduled``: the release the watcher last scheduled, with the number of ``attempts``;
+- ``declined``: a release judged not worth retraining.
 """
 
 from __future__ import annotations
@@ -15,9 +23,13 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Iterable, Optional, Tuple
 
+from airflow.sdk import Asset
 from stt_tasks.fsio import sha256_file
+
+#: Scheduling the same release again after failed training runs stops after this many attempts.
+MAX_ATTEMPTS = 3
 
 _RELEASE = re.compile(r"^(cv-corpus-(\d+)\.(\d+)-(\d{4}-\d{2}-\d{2}))-(?P<lang>[\w-]+)\.tar\.gz$")
 
@@ -46,10 +58,27 @@ class Decision:
     schedule: bool
     reason: str
     event: Dict[str, Any]
+    #: the watcher's state to record (None: unchanged)
+    state: Optional[Dict[str, Any]] = None
 
 
 class ReleaseCheckError(Exception):
-    """The release present is not the one published (checksum mismatch): never train on it."""
+    """The release present is not the one published (size or checksum differ): never train on it."""
+
+
+def release_asset(language: str) -> Asset:
+    """The Asset the release watcher updates when a new Common Voice release is ready."""
+    return Asset("stt://{}/common-voice/release".format(language))
+
+
+def state_variable(language: str) -> str:
+    """The Airflow Variable holding the watcher's state for ``language``."""
+    return "stt_{}_last_release".format(language)
+
+
+def training_dag_id(language: str) -> str:
+    """The id of the training DAG the watcher schedules."""
+    return "stt_{}_training".format(language)
 
 
 def newest_release(sources: Path, language: str) -> Optional[Release]:
@@ -87,18 +116,51 @@ def fetch_metadata(location: str, release: Release, language: str, timeout: floa
     )
 
 
+def _names(entry: Any, release: Release) -> bool:
+    """True when a state entry names ``release`` (same file name, and same size when recorded)."""
+    if isinstance(entry, str):  # the state of older versions: a file name only
+        return entry == release.filename
+    if not isinstance(entry, dict) or entry.get("release") != release.filename:
+        return False
+    return entry.get("size") in (None, release.size)
+
+
 def decide(
     release: Optional[Release],
     metadata: Optional[ReleaseMetadata],
     known_sha256: Optional[str],
-    last: Dict[str, Any],
+    state: Dict[str, Any],
     min_new_hours: float,
+    training_active: bool = False,
 ) -> Decision:
-    """Whether ``release`` should schedule a training run, given the last scheduled one."""
+    """Whether ``release`` should schedule a training run, given the watcher's ``state``.
+
+    ``training_active``: a training run is queued or running (a scheduled release then waits).
+    """
     if release is None:
         return Decision(False, "no release in sources/", {})
-    if release.filename in (last.get("release"), last.get("declined")):
-        return Decision(False, "{} was already considered".format(release.filename), {})
+    trained = state.get("trained") or {}
+    if _names(trained, release):
+        return Decision(False, "{} is the release of the last successful training".format(release.filename), {})
+    if _names(state.get("declined"), release):
+        return Decision(False, "{} was already considered and declined".format(release.filename), {})
+    attempts = 0
+    if _names(state.get("scheduled"), release):
+        if training_active:
+            return Decision(False, "training on {} is queued or running".format(release.filename), {})
+        attempts = int(state["scheduled"].get("attempts", 1))
+        if attempts >= MAX_ATTEMPTS:
+            return Decision(
+                False,
+                "training on {} did not succeed in {} attempts: fix the cause, then trigger the training DAG "
+                "by hand".format(release.filename, attempts),
+                {},
+            )
+    if metadata and metadata.size is not None and int(metadata.size) != release.size:
+        raise ReleaseCheckError(
+            "{}: {} bytes, but the published release has {}; the download is incomplete or another file, "
+            "download the release again.".format(release.path, release.size, metadata.size)
+        )
     expected = (metadata.sha256 if metadata else None) or known_sha256
     event: Dict[str, Any] = {"release": release.filename, "size": release.size}
     if expected:
@@ -113,7 +175,7 @@ def decide(
     hours = metadata.valid_hours if metadata else None
     if hours is not None:
         event["valid_hours"] = hours
-        previous = last.get("valid_hours")
+        previous = trained.get("valid_hours")
         if previous is not None and hours - float(previous) < min_new_hours:
             return Decision(
                 False,
@@ -121,5 +183,40 @@ def decide(
                     release.filename, hours - float(previous), min_new_hours
                 ),
                 event,
+                {**state, "declined": event},
             )
-    return Decision(True, "new release {}".format(release.filename), event)
+    reason = "new release {}".format(release.filename)
+    if attempts:
+        reason = "{} again (attempt {} of {}): the last training on it did not succeed".format(
+            release.filename, attempts + 1, MAX_ATTEMPTS
+        )
+    return Decision(True, reason, event, {**state, "scheduled": {**event, "attempts": attempts + 1}})
+
+
+def trained_state(
+    state: Dict[str, Any], import_result: Optional[Dict[str, Any]], events: Iterable[Dict[str, Any]] = ()
+) -> Optional[Dict[str, Any]]:
+    """The watcher's state once a training run on ``import_result``'s release succeeded.
+
+    ``import_result``: the Common Voice import task's result, whose ``release`` entry names the
+    release (file name, size, SHA-256); ``events``: the extras of the asset events that triggered
+    the run (validated hours). None when the run imported no Common Voice release.
+    """
+    source = (import_result or {}).get("release")
+    name = source.get("release") if isinstance(source, dict) else None
+    if not name:
+        return None
+    trained: Dict[str, Any] = {"release": name}
+    for key in ("size", "sha256"):
+        if source.get(key) is not None:
+            trained[key] = source[key]
+    scheduled = state.get("scheduled") if isinstance(state.get("scheduled"), dict) else {}
+    for extra in list(events) + [scheduled]:
+        if extra.get("release") == name and extra.get("valid_hours") is not None:
+            trained["valid_hours"] = extra["valid_hours"]
+            break
+    recorded = {key: value for key, value in state.items() if key != "scheduled"}
+    if scheduled and scheduled.get("release") != name:
+        recorded["scheduled"] = scheduled  # another release is waiting: keep it
+    recorded["trained"] = trained
+    return recorded

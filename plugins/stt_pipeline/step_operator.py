@@ -2,8 +2,11 @@
 
 Image and Docker engine by step kind, the data root bind-mounted at ``/mnt``, the optional
 read-only transfer checkpoint, uid 999, no network except for downloads, GPU requests only when
-enabled, a container name unique per run and try, the "nothing to do" exit code as a skip, and the
-step's last output line (a JSON object) returned as a dict XCom.
+enabled, a container name unique per run and try (and labels naming the run, task and try), the
+"nothing to do" exit code as a skip, and the step's last output line (a JSON object) returned as a
+dict XCom. Before it starts, the containers of earlier tries of the same task in the same run are
+removed: a task process that died (a scheduler restart) leaves its container running, and the retry
+must not write the same data root beside it.
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from docker.errors import NotFound
 from docker.types import DeviceRequest, Mount, Ulimit
 
 from airflow.providers.docker.exceptions import DockerContainerFailedException
 from airflow.providers.docker.operators.docker import DockerOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 from stt_pipeline import deployment
-from stt_pipeline.pipeline_steps import DOWNLOAD, KINDS, TRAINING, after_stop
+from stt_pipeline.pipeline_steps import DOWNLOAD, RETRY_BACKOFF, TRAINING, after_stop, limits_of
 
 #: stt_tasks' exit codes (stt_tasks.errors): an optional input is absent; an input is wrong.
 EXIT_NOTHING_TO_DO = 99
@@ -38,6 +42,15 @@ def container_name(dag_id: str, task_id: str, run_id: str, try_number: int) -> s
     return "{}-{}-try{}".format(readable, digest, try_number)
 
 
+#: Labels of a task container; all but the try number identify "the same task in the same run".
+TRY_LABEL = "stt.try_number"
+
+
+def container_labels(dag_id: str, task_id: str, run_id: str, try_number: int) -> Dict[str, str]:
+    """Labels naming the DAG, task, run and try of a container (to find it again, and to filter on)."""
+    return {"stt.dag_id": dag_id, "stt.task_id": task_id, "stt.run_id": run_id, TRY_LABEL: str(try_number)}
+
+
 @dataclass
 class ContainerPlan:
     """Everything the operator decides about a container, computed without running it."""
@@ -52,7 +65,7 @@ class ContainerPlan:
 
 
 def plan_container(kind: str, transfer_checkpoint: Optional[str]) -> ContainerPlan:
-    """The container of a step of ``kind``, from the deployment deployment."""
+    """The container of a step of ``kind``, from the deployment settings."""
     gpu = kind == TRAINING and deployment.flag("stt_gpu_enabled")
     docker_url = deployment.setting("stt_docker_url")
     if gpu:
@@ -81,6 +94,8 @@ class SttStepOperator(DockerOperator):
     :param step_arguments: the step's CLI (templated, item by item): step name, then options.
     :param kind: ``cpu``, ``training`` or ``download`` (see :mod:`stt_pipeline.pipeline_steps`).
     :param corpus: for import tasks, the corpus name: skipped when not in the run's ``corpora``.
+    :param downloads_with: boolean run parameter that makes the step download: when true the step
+        runs as a ``download`` step (with a network); its limits are always the download kind's.
     """
 
     def __init__(
@@ -90,11 +105,16 @@ class SttStepOperator(DockerOperator):
         kind: str,
         corpus: Optional[str] = None,
         path_lists: Sequence[Tuple[str, str]] = (),
+        downloads_with: str = "",
         **kwargs: Any,
     ) -> None:
-        step_kind = KINDS[kind]
-        kwargs.setdefault("execution_timeout", step_kind.execution_timeout)
-        kwargs.setdefault("retries", step_kind.retries)
+        limits = limits_of(kind, may_download=bool(downloads_with))
+        kwargs.setdefault("execution_timeout", limits.execution_timeout)
+        kwargs.setdefault("retries", limits.retries)
+        override = deployment.retry_delay_override()
+        kwargs.setdefault("retry_delay", limits.retry_delay if override is None else override)
+        kwargs.setdefault("max_retry_delay", limits.max_retry_delay)
+        kwargs.setdefault("retry_exponential_backoff", RETRY_BACKOFF)
         super().__init__(
             image=deployment.DEFAULTS["stt_cpu_image"],
             command=list(step_arguments),
@@ -113,6 +133,7 @@ class SttStepOperator(DockerOperator):
         self.kind = kind
         self.corpus = corpus
         self.path_lists = tuple(path_lists)
+        self.downloads_with = downloads_with
 
     def _skip_reason(self, params: Dict[str, Any]) -> Optional[str]:
         if after_stop(self.task_id, params.get("stop_after") or ""):
@@ -123,14 +144,16 @@ class SttStepOperator(DockerOperator):
             return "no lm_evaluate_range: decoder tuning not asked for"
         return None
 
+    def run_kind(self, params: Dict[str, Any]) -> str:
+        """The kind this run's container is planned as: ``download`` when the step downloads."""
+        return DOWNLOAD if self.downloads_with and params.get(self.downloads_with) else self.kind
+
     def execute(self, context: Any) -> Dict[str, Any]:
         params = context["params"]
         reason = self._skip_reason(params)
         if reason:
             raise AirflowSkipException(reason)
-        kind = self.kind
-        if self.corpus is not None and params.get("download") and self.corpus != "common-voice":
-            kind = DOWNLOAD
+        kind = self.run_kind(params)
         # An option rendered empty (a flag turned off by a parameter) is dropped, not passed as ''.
         self.command = [argument for argument in self.command if argument != ""]
         for option, name in self.path_lists:
@@ -145,8 +168,14 @@ class SttStepOperator(DockerOperator):
         self.device_requests = plan.device_requests
         self.shm_size = plan.shm_size
         self.ulimits = plan.ulimits
+        try:
+            self.auto_remove = deployment.auto_remove()
+        except ValueError as error:
+            raise AirflowFailException(str(error)) from error
         ti = context["ti"]
         self.container_name = container_name(ti.dag_id, ti.task_id, ti.run_id, ti.try_number)
+        self.labels = container_labels(ti.dag_id, ti.task_id, ti.run_id, ti.try_number)
+        self.remove_earlier_tries()
         self.log.info("running %s in %s as %s", " ".join(self.command), self.image, self.container_name)
         try:
             line = super().execute(context)
@@ -160,6 +189,23 @@ class SttStepOperator(DockerOperator):
                 ) from error
             raise
         return parse_result(line, self.task_id)
+
+    def remove_earlier_tries(self) -> None:
+        """Kill and remove the containers this task left in this run on earlier tries.
+
+        Found by label, so that a try whose task process died while its container kept running is
+        stopped before this try writes the same files.
+        """
+        same_task = ["{}={}".format(key, value) for key, value in self.labels.items() if key != TRY_LABEL]
+        for container in self.cli.containers(all=True, filters={"label": same_task}):
+            name = (container.get("Names") or [container["Id"]])[0].lstrip("/")
+            self.log.warning(
+                "removing container %s (%s), left by an earlier try of this task", name, container.get("State")
+            )
+            try:
+                self.cli.remove_container(container["Id"], force=True)
+            except NotFound:  # it ended and was auto-removed meanwhile
+                pass
 
 
 def _status_code(error: DockerContainerFailedException) -> Optional[int]:

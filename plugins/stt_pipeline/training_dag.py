@@ -1,26 +1,22 @@
 """The training DAG of one language pack: the pipeline as a picture, wiring only.
 
 preflight -> importers (parallel) -> leakage -> alphabet -> lm -> train -> optimize_lm -> test ->
-export -> transcribe -> package -> report (decoder tuning on dev comes before test, so that the test
-set is only ever used to report). Each step runs in a container (SttStepOperator);
+export -> transcribe -> package -> report -> record_release (decoder tuning on dev comes before test,
+so that the test set is only ever used to report). Each step runs in a container (SttStepOperator);
 artifact paths travel through XCom; run parameters are validated with JSON Schema when a run is
-triggered.
+triggered; the last task tells the release watcher which Common Voice release is now trained on.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any, Dict, List
 
-from airflow.sdk import DAG, Asset, Param, TaskGroup, chain
-from stt_pipeline import deployment
-from stt_pipeline.step_operator import SttStepOperator
+from airflow.sdk import DAG, Param, TaskGroup, chain
 from stt_pipeline.pipeline_steps import AFTER_IMPORT, CORPORA, PREFLIGHT, STAGES, PipelineStep, import_task_id
+from stt_pipeline.release_watcher import release_asset, training_dag_id
+from stt_pipeline.step_operator import SttStepOperator
+from stt_pipeline.watcher_dag import record_release_task
 from stt_tasks.parameters import PARAMETERS
-
-def release_asset(language: str) -> Asset:
-    """The Asset the release watcher updates when a new Common Voice release is ready."""
-    return Asset("stt://{}/common-voice/release".format(language))
 
 
 def run_params() -> Dict[str, Param]:
@@ -42,8 +38,13 @@ def run_params() -> Dict[str, Param]:
     )
     params["transfer_checkpoint"] = Param(
         None,
-        description="host folder of a checkpoint to fine-tune from (mounted read-only at /transfer-checkpoint)",
+        description="absolute path, on the Docker host, of a checkpoint folder to fine-tune from (mounted "
+        "read-only at /transfer-checkpoint); empty: train from scratch",
         type=["null", "string"],
+        # Docker refuses a relative bind source; "/" alone would be the whole host. The title shows in
+        # the trigger form and in the refusal's message.
+        pattern="^(/[^/].*)?$",
+        title="transfer_checkpoint: an absolute host path (/...), or empty",
     )
     params["lm_texts"] = Param(
         [],
@@ -80,32 +81,38 @@ def _step_task(step: PipelineStep, language: str, **kwargs: Any) -> SttStepOpera
     for flag, name in step.flags:
         arguments.append("{{{{ '{}' if params.{} else '' }}}}".format(flag, name))
     return SttStepOperator(
-        task_id=step.task_id, step_arguments=arguments, kind=step.kind, path_lists=step.path_lists, **kwargs
+        task_id=step.task_id,
+        step_arguments=arguments,
+        kind=step.kind,
+        path_lists=step.path_lists,
+        downloads_with=step.downloads_with,
+        **kwargs,
     )
 
 
 def _import_task(corpus: str, language: str) -> SttStepOperator:
     arguments = ["import", corpus, "--data-root", "/mnt", "--language", language] + _options(["english_compatible"])
-    if corpus == "common-voice":
+    downloads_with = ""
+    if corpus == "common-voice":  # gated: a person places the release in sources/
         arguments += _options(["duplicate_sentence_count"])
     else:
         arguments.append("{{ '--download' if params.download else '' }}")
-    return SttStepOperator(task_id=import_task_id(corpus), step_arguments=arguments, kind="cpu", corpus=corpus)
+        downloads_with = "download"
+    return SttStepOperator(
+        task_id=import_task_id(corpus), step_arguments=arguments, kind="cpu", corpus=corpus,
+        downloads_with=downloads_with,
+    )
 
 
 def build_training_dag(language: str = "fr") -> DAG:
     """The training DAG of ``language``, scheduled by new Common Voice releases or run by hand."""
     with DAG(
-        dag_id="stt_{}_training".format(language),
+        dag_id=training_dag_id(language),
         description="Train, evaluate and package a {} Coqui STT model".format(language),
         schedule=[release_asset(language)],
         max_active_runs=1,
         catchup=False,
         params=run_params(),
-        default_args={
-            "retry_delay": timedelta(seconds=deployment.retry_delay_seconds()),
-            "retry_exponential_backoff": True,
-        },
         tags=["stt", language],
         doc_md=__doc__,
     ) as dag:
@@ -115,6 +122,6 @@ def build_training_dag(language: str = "fr") -> DAG:
                 _import_task(corpus, language)
         trigger_rules = {"leakage": "none_failed_min_one_success", "test": "none_failed"}
         later = [_step_task(step, language, trigger_rule=trigger_rules.get(step.task_id, "all_success")) for step in AFTER_IMPORT]
-        chain(preflight, importers, *later)
+        chain(preflight, importers, *later, record_release_task(language))
     return dag
 

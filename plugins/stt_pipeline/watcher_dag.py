@@ -1,21 +1,40 @@
-"""The release watcher DAG: emits the training DAG's Asset when a new release is ready."""
+"""The release watcher DAG (emits the training DAG's Asset when a new release is ready), and the
+training DAG's last task, which records the release a successful training run was made on.
+
+The watcher's state (see :mod:`stt_pipeline.release_watcher`) lives in one Airflow Variable per
+language: the watcher writes what it scheduled or declined, the training DAG what it trained on.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from airflow.sdk import DAG, Variable, task
 from airflow.sdk.exceptions import AirflowSkipException
 from stt_pipeline import deployment
-from stt_pipeline.release_watcher import decide, fetch_metadata, newest_release
-from stt_pipeline.training_dag import release_asset
+from stt_pipeline.pipeline_steps import import_task_id
+from stt_pipeline.release_watcher import (
+    decide,
+    fetch_metadata,
+    newest_release,
+    release_asset,
+    state_variable,
+    trained_state,
+    training_dag_id,
+)
+
+LOG = logging.getLogger(__name__)
+
+#: Dag run states in which a scheduled release is still being trained on.
+ACTIVE_RUN_STATES = ["queued", "running"]
 
 
-def state_variable(language: str) -> str:
-    return "stt_{}_last_release".format(language)
+def _read_state(language: str) -> Dict[str, Any]:
+    return json.loads(Variable.get(state_variable(language), default="{}"))
 
 
 def build_release_watcher_dag(language: str = "fr") -> DAG:
@@ -37,23 +56,46 @@ def build_release_watcher_dag(language: str = "fr") -> DAG:
 
             sources = Path(deployment.airflow_data_dir()) / "sources"
             release = newest_release(sources, language)
-            last = json.loads(Variable.get(state_variable(language), default="{}"))
             metadata = fetch_metadata(deployment.setting("stt_release_metadata_url"), release, language) if release else None
             known = load_language(language).release(release.filename) if release else None
+            active = context["ti"].get_dr_count(dag_id=training_dag_id(language), states=ACTIVE_RUN_STATES) > 0
             decision = decide(
                 release,
                 metadata,
                 known.sha256 if known else None,
-                last,
+                _read_state(language),
                 float(deployment.setting("stt_min_new_validated_hours")),
+                training_active=active,
             )
+            if decision.state is not None:
+                Variable.set(state_variable(language), json.dumps(decision.state))
             if not decision.schedule:
-                if decision.event:  # judged and declined: do not hash it again every hour
-                    Variable.set(state_variable(language), json.dumps({**last, "declined": decision.event["release"]}))
                 raise AirflowSkipException(decision.reason)
+            LOG.info("scheduling a training run: %s", decision.reason)
             context["outlet_events"][asset].extra = decision.event
-            Variable.set(state_variable(language), json.dumps(decision.event))
             return decision.event
 
         check_release()
     return dag
+
+
+def record_release_task(language: str):
+    """The training DAG's last task: record the Common Voice release a successful run trained on.
+
+    It runs only when every step before it succeeded (a partial ``stop_after`` run skips it), so a
+    failed run leaves the release to be scheduled again by the watcher.
+    """
+
+    @task(task_id="record_release")
+    def record_release(**context: Any) -> Optional[Dict[str, Any]]:
+        imported = context["ti"].xcom_pull(task_ids="importers." + import_task_id("common-voice"))
+        triggering = context["triggering_asset_events"]
+        events = [event.extra or {} for event in triggering.get(release_asset(language), [])]
+        state = trained_state(_read_state(language), imported, events)
+        if state is None:
+            raise AirflowSkipException("this run imported no Common Voice release: nothing to record")
+        Variable.set(state_variable(language), json.dumps(state))
+        LOG.info("recorded %s as the release of the last successful training", state["trained"]["release"])
+        return state["trained"]
+
+    return record_release()

@@ -12,11 +12,14 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 REPO = Path(__file__).resolve().parents[2]
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="stt-airflow-home-"))
 AIRFLOW_ENV = {
     "AIRFLOW_HOME": str(AIRFLOW_HOME),
+    # one key for this process and the airflow CLI, so that tests can read encrypted Variables directly
+    "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
     "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
@@ -28,6 +31,8 @@ AIRFLOW_ENV["PYTHONPATH"] = os.pathsep.join(
     [str(REPO), str(REPO / "plugins")] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
 )
 os.environ.update(AIRFLOW_ENV)
+# The DAGs are parsed with the step kinds' own retry delays (tests that want immediate retries set it).
+os.environ.pop("STT_RETRY_DELAY_SECONDS", None)
 sys.path.insert(0, str(REPO / "plugins"))
 
 

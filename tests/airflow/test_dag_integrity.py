@@ -8,7 +8,8 @@ import pytest
 
 from stt_tasks.parameters import PARAMETERS
 
-PIPELINE = ["leakage", "alphabet", "lm", "train", "optimize_lm", "test", "export", "transcribe", "package", "report"]
+PIPELINE = ["leakage", "alphabet", "lm", "train", "optimize_lm", "test", "export", "transcribe", "package", "report",
+            "record_release"]
 IMPORTERS = [
     "importers.common_voice",
     "importers.lingua_libre",
@@ -41,6 +42,33 @@ def test_training_dag_shape(dagbag):
     assert dag.max_active_runs == 1
     assert tasks["leakage"].trigger_rule == "none_failed_min_one_success"  # absent corpora are skipped
     assert tasks["train"].retries >= 1 and tasks["train"].execution_timeout.days >= 1
+    assert tasks["record_release"].trigger_rule == "all_success"  # only a finished run counts as trained
+
+
+def test_retries_back_off_per_step_kind(dagbag):
+    from stt_pipeline.pipeline_steps import CPU, DOWNLOAD, KINDS, TRAINING
+
+    tasks = {t.task_id: t for t in dagbag.dags["stt_fr_training"].tasks}
+    expected = {
+        "preflight": CPU,
+        "importers.common_voice": CPU,  # never downloads (a person places the release)
+        "importers.mls": DOWNLOAD,  # downloads with the run's `download`: planned as a download
+        "lm": DOWNLOAD,
+        "alphabet": CPU,
+        "train": TRAINING,
+        "test": TRAINING,
+        "export": CPU,
+    }
+    for task_id, kind in expected.items():
+        task, limits = tasks[task_id], KINDS[kind]
+        assert task.retries == limits.retries, task_id
+        assert task.execution_timeout == limits.execution_timeout, task_id
+        assert task.max_retry_delay == limits.max_retry_delay, task_id
+        assert task.retry_delay == limits.retry_delay, task_id  # (no STT_RETRY_DELAY_SECONDS here)
+        # 2.0: the delay doubles; True (= 1.0 in Airflow 3) would keep it constant
+        assert task.retry_exponential_backoff == 2.0, task_id
+    assert KINDS[DOWNLOAD].retries > KINDS[CPU].retries
+    assert KINDS[DOWNLOAD].retry_delay > KINDS[CPU].retry_delay
 
 
 def test_every_original_parameter_is_a_documented_param(dagbag):
@@ -74,6 +102,12 @@ def test_every_original_parameter_is_a_documented_param(dagbag):
         ("corpora", []),
         ("stop_after", "lunch"),
         ("transfer_checkpoint", 42),
+        ("transfer_checkpoint", "checkpoints/en"),  # relative: Docker needs a host path
+        ("transfer_checkpoint", "/"),
+        ("train_cudnn", "maybe"),
+        ("train_cudnn", 1.5),
+        ("download", "yes"),
+        ("download", 1),
         ("lm_texts", ["/etc/passwd"]),
         ("lm_memory", "lots"),
     ],
@@ -86,12 +120,25 @@ def test_bad_values_are_refused_with_the_parameter_name(dagbag, name, value):
         params[name] = value
 
 
+def test_transfer_checkpoint_refusal_says_what_is_expected(dagbag):
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    params = copy.deepcopy(dagbag.dags["stt_fr_training"].params)
+    with pytest.raises(ParamValidationError, match="an absolute host path"):
+        params["transfer_checkpoint"] = "checkpoints/en"
+
+
 def test_good_values_are_accepted(dagbag):
     params = copy.deepcopy(dagbag.dags["stt_fr_training"].params)
     params["lm_evaluate_range"] = "5,5,600"
     params["corpora"] = ["common-voice", "mls"]
     params["stop_after"] = "alphabet"
     params["transfer_checkpoint"] = "/srv/checkpoints/en-1.0.0"
+    params["transfer_checkpoint"] = ""
+    params["transfer_checkpoint"] = None
+    params["train_cudnn"] = "auto"
+    params["train_cudnn"] = False
+    params["download"] = True
     params["dropout"] = 0.25
 
 

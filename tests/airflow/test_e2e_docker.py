@@ -1,7 +1,8 @@
 """The training DAG end to end with a real Docker engine and the CPU image (``airflow dags test``).
 
-Runs the whole pipeline on the sample corpus (training a small model for 60 epochs); then kills an importer container
-mid-way and checks that the task's retry resumes to the same outputs as an uninterrupted import.
+Runs the whole pipeline on the sample corpus (training a small model for 60 epochs; a selected corpus
+absent from sources/ is skipped); then kills an importer container mid-way and checks that the task's
+second try resumes to the same outputs as an uninterrupted import.
 """
 
 from __future__ import annotations
@@ -40,13 +41,29 @@ def latest_xcoms(dag_id: str):
         return run.state, {row.task_id: row.value for row in rows}
 
 
+def latest_task_instances(dag_id: str):
+    """{task id: (state, try number)} of the DAG's latest run."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        run = session.query(DagRun).filter(DagRun.dag_id == dag_id).order_by(DagRun.id.desc()).first()
+        rows = session.query(TaskInstance).filter(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run.run_id)
+        return {ti.task_id: (ti.state, ti.try_number) for ti in rows}
+
+
 def test_pipeline_runs_as_far_as_it_exists(airflow_db, tmp_path, sample_release):
+    from airflow.models.variable import Variable
+
     data = writable_dir(tmp_path / "data")
     writable_dir(data / "sources")
     shutil.copy(sample_release["archive"], str(data / "sources"))
     shutil.copy(sample_release["lm_text"], str(data / "sources"))
+    Variable.delete("stt_fr_last_release")
     started = time.monotonic()
-    conf = {"corpora": ["common-voice"], "lm_texts": ["sources/sample_lm_fr.txt"], "lm_memory": "1G",
+    # lingua-libre is selected but its archive is not in sources/ (and download is off): exit 99, skipped
+    conf = {"corpora": ["common-voice", "lingua-libre"], "lm_texts": ["sources/sample_lm_fr.txt"], "lm_memory": "1G",
             "lm_top_k": 1000, "batch_size": 8, "n_hidden": 200, "epochs": 60, "learning_rate": 0.002, "dropout": 0.0,
             "early_stop": False, "beam_width": 100, "lm_evaluate_range": "2,2,4"}
     run = dags_test(conf, data)
@@ -63,6 +80,9 @@ def test_pipeline_runs_as_far_as_it_exists(airflow_db, tmp_path, sample_release)
     assert alphabet["alphabet"] == "/mnt/models/alphabet.txt"  # paths as the containers see them
     assert (data / "models" / "alphabet.txt").stat().st_uid == 999
     assert "importers.mls" not in xcoms  # not selected: skipped, no result
+    tasks = latest_task_instances("stt_fr_training")
+    assert tasks["importers.lingua_libre"][0] == "skipped" and "importers.lingua_libre" not in xcoms
+    assert "Docker container returned exit code [99]. Skipping." in run.stdout  # the container said so
     lm = xcoms["lm"]
     lm = json.loads(lm) if isinstance(lm, str) else lm
     assert lm["scorer"] == "/mnt/lm/kenlm.scorer" and (data / "lm" / "kenlm.scorer").stat().st_size > 0
@@ -74,6 +94,10 @@ def test_pipeline_runs_as_far_as_it_exists(airflow_db, tmp_path, sample_release)
     print("sample corpus test WER {:.3f}, CER {:.3f}".format(test["wer"], test["cer"]))
     assert test["cer"] < 0.5
     assert (data / "model_tflite_fr.tar.xz").is_file() and (data / "reports" / "report.html").is_file()
+    # the release watcher now knows which release the last successful training used
+    trained = json.loads(Variable.get("stt_fr_last_release"))["trained"]
+    archive = Path(sample_release["archive"])
+    assert trained["release"] == archive.name and trained["size"] == archive.stat().st_size
 
 
 def larger_release(sample_archive: Path, destination: Path, copies: int) -> Path:
@@ -127,21 +151,25 @@ def test_killed_importer_container_is_retried_to_identical_outputs(airflow_db, t
 
     process = dags_test({"corpora": ["common-voice"], "stop_after": "import"}, data, popen=True)
     clips = data / "extracted" / "data" / "cv-fr" / "clips"
-    killed = None
+    killed, kill = None, None
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and process.poll() is None:
         names = running_containers("importers.common_voice")
         if names and clips.is_dir() and len(list(clips.glob("*.wav"))) >= 100:
             killed = names[0]
-            subprocess.run(["docker", "kill", killed], capture_output=True)
+            kill = subprocess.run(["docker", "kill", killed], capture_output=True, text=True)
             break
         time.sleep(0.05)
     output, _ = process.communicate(timeout=900)
     assert killed is not None, "the import finished before it could be killed:\n" + output[-3000:]
     assert killed.endswith("-try1")
+    assert kill.returncode == 0, "docker kill {} failed (did it end first?): {}".format(killed, kill.stderr)
     assert process.returncode == 0, output[-5000:]
     state, xcoms = latest_xcoms("stt_fr_training")
     assert state == "success"
+    # the outputs below come from a second try, not from a first one that finished before the kill
+    assert latest_task_instances("stt_fr_training")["importers.common_voice"] == ("success", 2)
+    assert killed[: -len("-try1")] + "-try2" in output  # the retry's container, in the task log
     ours = snapshot(data / "extracted" / "data" / "cv-fr")
     theirs = snapshot(reference / "extracted" / "data" / "cv-fr")
     assert sorted(ours) == sorted(theirs)

@@ -1,17 +1,26 @@
-"""The release watcher: metadata over HTTP (a local server), checksum, threshold, state."""
+"""The release watcher: metadata over HTTP (a local server), size and checksum, threshold, and its state
+across watcher and training runs (a release counts as trained only once a training run succeeded)."""
 
 from __future__ import annotations
 
 import hashlib
 import http.server
 import json
+import os
 import subprocess
 import threading
 from functools import partial
 
 import pytest
 
-from stt_pipeline.release_watcher import ReleaseCheckError, decide, fetch_metadata, newest_release
+from stt_pipeline.release_watcher import (
+    MAX_ATTEMPTS,
+    ReleaseCheckError,
+    decide,
+    fetch_metadata,
+    newest_release,
+    trained_state,
+)
 
 
 @pytest.fixture
@@ -58,16 +67,20 @@ def test_metadata_over_http(sources, metadata_server):
 def test_schedules_a_verified_new_release(sources, metadata_server):
     url, _ = metadata_server
     release = newest_release(sources, "fr")
-    decision = decide(release, fetch_metadata(url, release, "fr"), None, {"release": "cv-corpus-20.0-2024-12-06-fr.tar.gz",
-                                                                          "valid_hours": 1000.0}, 10.0)
+    trained = {"release": "cv-corpus-20.0-2024-12-06-fr.tar.gz", "size": 3500, "valid_hours": 1000.0}
+    decision = decide(release, fetch_metadata(url, release, "fr"), None, {"trained": trained}, 10.0)
     assert decision.schedule and decision.event["valid_hours"] == 1100.5 and decision.event["sha256"]
+    # scheduled, not trained: the training DAG records that once it succeeds
+    assert decision.state == {"trained": trained, "scheduled": dict(decision.event, attempts=1)}
 
 
 def test_declines_a_small_update(sources, metadata_server):
     url, _ = metadata_server
     release = newest_release(sources, "fr")
-    decision = decide(release, fetch_metadata(url, release, "fr"), None, {"valid_hours": 1095.0}, 10.0)
+    decision = decide(release, fetch_metadata(url, release, "fr"), None, {"trained": {"valid_hours": 1095.0}}, 10.0)
     assert not decision.schedule and "5.5 validated hours" in decision.reason
+    assert decision.state["declined"]["release"] == release.filename
+    assert not decide(release, None, None, decision.state, 10.0).schedule
 
 
 def test_refuses_a_corrupt_download(sources, metadata_server):
@@ -80,25 +93,65 @@ def test_refuses_a_corrupt_download(sources, metadata_server):
         decide(release, fetch_metadata(url, release, "fr"), None, {}, 10.0)
 
 
-def test_same_release_is_not_scheduled_twice(sources):
+def test_refuses_a_release_whose_size_differs_from_the_published_one(sources, metadata_server):
+    url, site = metadata_server
     release = newest_release(sources, "fr")
-    assert not decide(release, None, None, {"release": release.filename}, 10.0).schedule
-    assert not decide(release, None, None, {"declined": release.filename}, 10.0).schedule
+    stats = json.loads((site / "cv-corpus-21.0-2025-03-14.json").read_text())
+    stats["locales"]["fr"]["size"] = release.size + 1  # e.g. an interrupted download
+    (site / "cv-corpus-21.0-2025-03-14.json").write_text(json.dumps(stats))
+    with pytest.raises(ReleaseCheckError, match="bytes, but the published release has"):
+        decide(release, fetch_metadata(url, release, "fr"), None, {}, 10.0)
+
+
+def test_a_trained_release_is_not_scheduled_again_unless_its_file_changed(sources):
+    release = newest_release(sources, "fr")
+    trained = {"trained": {"release": release.filename, "size": release.size}}
+    assert "last successful training" in decide(release, None, None, trained, 10.0).reason
+    replaced = {"trained": {"release": release.filename, "size": release.size - 1}}
+    assert decide(release, None, None, replaced, 10.0).schedule  # same name, other bytes: look again
     assert decide(release, None, None, {}, 10.0).schedule  # no metadata: a new file is reason enough
 
 
-def test_watcher_dag_emits_the_asset_and_records_state(airflow_db, sources, metadata_server, tmp_path):
-    url, _ = metadata_server
-    env = {"STT_AIRFLOW_DATA_DIR": str(sources.parent), "STT_RELEASE_METADATA_URL": url}
-    import os
+def test_a_scheduled_release_waits_for_its_training_and_is_retried_after_a_failure(sources):
+    release = newest_release(sources, "fr")
+    first = decide(release, None, None, {}, 10.0)
+    assert first.schedule and first.state["scheduled"]["attempts"] == 1
+    waiting = decide(release, None, None, first.state, 10.0, training_active=True)
+    assert not waiting.schedule and "queued or running" in waiting.reason and waiting.state is None
+    # the run ended without recording the release: it failed, so the release is scheduled again
+    again = decide(release, None, None, first.state, 10.0, training_active=False)
+    assert again.schedule and "attempt 2 of {}".format(MAX_ATTEMPTS) in again.reason
+    state = again.state
+    for _ in range(MAX_ATTEMPTS - 2):
+        state = decide(release, None, None, state, 10.0).state
+    given_up = decide(release, None, None, state, 10.0)
+    assert not given_up.schedule and "did not succeed in {} attempts".format(MAX_ATTEMPTS) in given_up.reason
 
-    run_env = dict(os.environ, **env)
-    subprocess.run(["airflow", "variables", "delete", "stt_fr_last_release"], env=run_env, capture_output=True)
-    first = subprocess.run(["airflow", "dags", "test", "stt_fr_release_watcher"], env=run_env, capture_output=True, text=True)
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    state = subprocess.run(["airflow", "variables", "get", "stt_fr_last_release"], env=run_env, capture_output=True, text=True)
-    recorded = json.loads(state.stdout.strip().splitlines()[-1])
-    assert recorded["release"] == "cv-corpus-21.0-2025-03-14-fr.tar.gz" and recorded["valid_hours"] == 1100.5
+
+def test_trained_state_records_the_imported_release():
+    scheduled = {"release": "cv-corpus-21.0-2025-03-14-fr.tar.gz", "size": 7, "valid_hours": 1100.5, "attempts": 2}
+    # as the importer reports it: what identifies the release under "release"
+    imported = {"corpus": "cv-fr", "clips": {"train": 3},
+                "release": {"release": scheduled["release"], "size": 7, "sha256": "ab", "sha256_known": True}}
+    state = trained_state({"scheduled": scheduled, "declined": {"release": "x"}}, imported)
+    assert state == {"declined": {"release": "x"},
+                     "trained": {"release": scheduled["release"], "size": 7, "sha256": "ab", "valid_hours": 1100.5}}
+    from_event = trained_state({}, imported, [{"release": scheduled["release"], "valid_hours": 1200.0}])
+    assert from_event["trained"]["valid_hours"] == 1200.0
+    assert trained_state({"scheduled": scheduled}, None) is None  # Common Voice not in this run
+    # a manual run on another release leaves the scheduled one waiting
+    older = dict(imported, release={"release": "cv-corpus-20.0-2024-12-06-fr.tar.gz", "size": 5})
+    other = trained_state({"scheduled": scheduled}, older)
+    assert other["scheduled"] == scheduled and other["trained"]["release"] == "cv-corpus-20.0-2024-12-06-fr.tar.gz"
+
+
+def _airflow(*args: str, env) -> subprocess.CompletedProcess:
+    completed = subprocess.run(["airflow"] + list(args), env=env, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    return completed
+
+
+def _release_events():
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
 
@@ -107,11 +160,56 @@ def test_watcher_dag_emits_the_asset_and_records_state(airflow_db, sources, meta
             session.query(AssetEvent)
             .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
             .filter(AssetModel.uri == "stt://fr/common-voice/release")
+            .order_by(AssetEvent.id)
             .all()
         )
-        assert [e.extra["release"] for e in events] == ["cv-corpus-21.0-2025-03-14-fr.tar.gz"]
-    # a second check finds nothing new: skipped, no second event
-    second = subprocess.run(["airflow", "dags", "test", "stt_fr_release_watcher"], env=run_env, capture_output=True, text=True)
-    assert second.returncode == 0 and "already considered" in second.stdout + second.stderr
-    with create_session() as session:
-        assert session.query(AssetEvent).count() == 1
+        return [e.extra["release"] for e in events]
+
+
+def test_watcher_and_training_dag_share_the_release_state(airflow_db, sources, metadata_server):
+    """Scheduled, retried while no training succeeded, waiting while one runs, done once one succeeded."""
+    url, _ = metadata_server
+    env = dict(os.environ, STT_AIRFLOW_DATA_DIR=str(sources.parent), STT_RELEASE_METADATA_URL=url)
+    newest = "cv-corpus-21.0-2025-03-14-fr.tar.gz"
+    from airflow.models.variable import Variable  # the metadata database, read here directly
+
+    Variable.delete("stt_fr_last_release")
+    before = len(_release_events())
+
+    def watch() -> str:
+        completed = _airflow("dags", "test", "stt_fr_release_watcher", env=env)
+        return completed.stdout + completed.stderr
+
+    def state():
+        return json.loads(Variable.get("stt_fr_last_release"))
+
+    watch()
+    recorded = state()
+    assert recorded["scheduled"]["release"] == newest and recorded["scheduled"]["valid_hours"] == 1100.5
+    assert "trained" not in recorded  # scheduling is not training
+    assert _release_events()[before:] == [newest]
+    # no training run succeeded (none ran): the next check schedules the release again
+    assert "attempt 2 of" in watch() and _release_events()[before:] == [newest, newest]
+
+    from airflow.models.dagrun import DagRun
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    run_id = "manual__watcher-test-{}".format(os.getpid())
+    _airflow("dags", "trigger", "stt_fr_training", "-r", run_id, env=env)  # queued: a training is on its way
+    try:
+        assert "queued or running" in watch() and len(_release_events()[before:]) == 2
+        # that run succeeds: its last task records the release its Common Voice import used
+        with create_session() as session:
+            imported = {"corpus": "cv-fr", "release": {"release": newest, "size": (sources / newest).stat().st_size}}
+            XComModel.set(key="return_value", value=imported,
+                          dag_id="stt_fr_training", task_id="importers.common_voice", run_id=run_id,
+                          serialize=False, session=session)
+        _airflow("tasks", "test", "stt_fr_training", "record_release", run_id, env=env)
+        recorded = state()
+        assert recorded["trained"] == {"release": newest, "size": (sources / newest).stat().st_size, "valid_hours": 1100.5}
+        assert "scheduled" not in recorded
+        assert "last successful training" in watch() and len(_release_events()[before:]) == 2
+    finally:
+        with create_session() as session:
+            session.query(DagRun).filter(DagRun.run_id == run_id).update({"state": "failed"})

@@ -1,11 +1,15 @@
-"""The step operator's container plan, names, skips and result parsing (no container started)."""
+"""The step operator's container plan, names, skips and result parsing; one test runs a container."""
 
 from __future__ import annotations
+
+import subprocess
+import uuid
 
 import pytest
 
 from stt_pipeline.pipeline_steps import after_stop
-from stt_pipeline.step_operator import SttStepOperator, container_name, parse_result, plan_container
+from stt_pipeline.step_operator import SttStepOperator, container_labels, container_name, parse_result, plan_container
+from tests.image_runner import IMAGE, needs_image, writable_dir
 
 
 @pytest.fixture
@@ -95,10 +99,12 @@ def test_skip_reasons():
 
 
 def test_templated_command_renders_run_parameters(dagbag):
+    from stt_tasks.parameters import PARAMETERS
+
     task = dagbag.dags["stt_fr_training"].get_task("train")
-    rendered = task.render_template(task.command, {"params": {"epochs": 3, "batch_size": 8, "learning_rate": 0.001,
-                                                              "dropout": 0.1, "n_hidden": 64, "amp": False,
-                                                              "early_stop": True, "train_cudnn": "auto"}})
+    params = {name: parameter.typed_default() for name, parameter in PARAMETERS.items()}
+    params.update({"epochs": 3, "batch_size": 8, "amp": False})
+    rendered = task.render_template(task.command, {"params": params})
     assert rendered[:5] == ["train", "--data-root", "/mnt", "--language", "fr"]
     assert rendered[rendered.index("--epochs") + 1] == "3" and rendered[rendered.index("--amp") + 1] == "False"
 
@@ -116,9 +122,102 @@ class _FakeTaskInstance:
 def test_lm_command_carries_texts_memory_and_download(dagbag):
     task = dagbag.dags["stt_fr_training"].get_task("lm")
     ti = _FakeTaskInstance({"alphabet": {"alphabet": "/mnt/models/alphabet.txt"}})
-    rendered = task.render_template(task.command, {"ti": ti, "params": {"lm_top_k": 1000, "english_compatible": False,
-                                                              "lm_alpha": 0.5, "lm_beta": 1.0, "lm_memory": "1G",
-                                                              "download": True}})
+    from stt_tasks.parameters import PARAMETERS
+
+    params = {name: parameter.typed_default() for name, parameter in PARAMETERS.items()}
+    params.update({"lm_top_k": 1000, "lm_memory": "1G", "download": True})
+    rendered = task.render_template(task.command, {"ti": ti, "params": params})
     assert rendered[rendered.index("--memory") + 1] == "1G" and "--download" in rendered
     assert rendered[rendered.index("--alphabet") + 1] == "/mnt/models/alphabet.txt"  # from the upstream XCom
     assert task.path_lists == (("--text", "lm_texts"),)  # appended at run time, one path per value
+
+
+def test_steps_that_download_get_a_network_only_when_the_run_downloads(dagbag):
+    dag = dagbag.dags["stt_fr_training"]
+    lm, mls, cv, alphabet = (dag.get_task(t) for t in ("lm", "importers.mls", "importers.common_voice", "alphabet"))
+    assert lm.run_kind({"download": True}) == "download"  # `lm --download` fetches the LM corpora
+    assert lm.run_kind({"download": False}) == "cpu"
+    assert mls.run_kind({"download": True}) == "download"
+    assert cv.run_kind({"download": True}) == "cpu"  # Common Voice is placed by hand
+    assert alphabet.run_kind({"download": True}) == "cpu"
+
+
+def test_retry_delay_override(monkeypatch):
+    from datetime import timedelta
+
+    from stt_pipeline.pipeline_steps import KINDS
+
+    monkeypatch.delenv("STT_RETRY_DELAY_SECONDS", raising=False)
+    own = SttStepOperator(task_id="train", step_arguments=["train"], kind="training")
+    assert own.retry_delay == KINDS["training"].retry_delay and own.max_retry_delay == KINDS["training"].max_retry_delay
+    monkeypatch.setenv("STT_RETRY_DELAY_SECONDS", "0")
+    immediate = SttStepOperator(task_id="train", step_arguments=["train"], kind="training")
+    assert immediate.retry_delay == timedelta(0)
+
+
+def test_auto_remove_setting(monkeypatch):
+    from stt_pipeline import deployment
+
+    monkeypatch.delenv("STT_AUTO_REMOVE", raising=False)
+    assert deployment.auto_remove() == "success"
+    monkeypatch.setenv("STT_AUTO_REMOVE", "Never")
+    assert deployment.auto_remove() == "never"
+    monkeypatch.setenv("STT_AUTO_REMOVE", "sometimes")
+    with pytest.raises(ValueError, match="stt_auto_remove is 'sometimes'; use one of success, force, never"):
+        deployment.auto_remove()
+
+
+def test_container_labels_name_the_run_task_and_try():
+    labels = container_labels("stt_fr_training", "lm", "manual__2026-11-24T08:17:28+00:00", 2)
+    assert labels == {"stt.dag_id": "stt_fr_training", "stt.task_id": "lm",
+                      "stt.run_id": "manual__2026-11-24T08:17:28+00:00", "stt.try_number": "2"}
+
+
+# ---- with a real Docker engine (the CPU image), in this process: no Airflow run needed ----
+
+
+class _RunningTaskInstance:
+    dag_id = "stt_fr_training"
+    task_id = "preflight"
+
+    def __init__(self, run_id: str, try_number: int) -> None:
+        self.run_id = run_id
+        self.try_number = try_number
+
+
+def _docker(*args: str) -> str:
+    completed = subprocess.run(["docker"] + list(args), capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout.strip()
+
+
+def _labelled(selector: str):
+    return _docker("ps", "-a", "--filter", "label=" + selector, "--format", "{{.Names}}").split()
+
+
+@needs_image
+def test_a_retry_removes_the_container_an_earlier_try_left_running(deployment_env, monkeypatch, tmp_path):
+    """Try 1's task process died, its container did not: try 2 stops it before starting its own."""
+    monkeypatch.setenv("STT_DOCKER_URL", "unix://var/run/docker.sock")
+    monkeypatch.setenv("STT_CPU_IMAGE", IMAGE)
+    monkeypatch.setenv("STT_HOST_DATA_DIR", str(writable_dir(tmp_path / "data")))
+    monkeypatch.setenv("STT_AUTO_REMOVE", "never")  # keep try 2's container, to inspect it
+    run_id = "manual__test-{}".format(uuid.uuid4().hex[:8])
+    other_run = run_id + "-other"
+    try:
+        for run in (run_id, other_run):  # the same task's try 1 in this run, and in another run
+            labels = container_labels("stt_fr_training", "preflight", run, 1)
+            label_args = [a for k, v in labels.items() for a in ("--label", "{}={}".format(k, v))]
+            _docker("run", "-d", "--network", "none", *label_args, "--entrypoint", "sleep", IMAGE, "300")
+        operator = SttStepOperator(task_id="preflight", step_arguments=["params"], kind="cpu")
+        result = operator.execute({"params": {"stop_after": ""}, "ti": _RunningTaskInstance(run_id, 2)})
+        assert "parameters" in result
+        assert _labelled("stt.run_id=" + run_id) == [container_name("stt_fr_training", "preflight", run_id, 2)]
+        assert len(_labelled("stt.run_id=" + other_run)) == 1  # another run's container is not ours to stop
+        kept = _labelled("stt.run_id=" + run_id)[0]
+        assert _docker("inspect", "--format", "{{.HostConfig.NetworkMode}} {{.Config.User}}", kept) == "none 999:999"
+        assert "docker.sock" not in _docker("inspect", "--format", "{{json .Mounts}}", kept)
+    finally:
+        for run in (run_id, other_run):
+            for name in _labelled("stt.run_id=" + run):
+                _docker("rm", "-f", name)

@@ -1,7 +1,10 @@
-"""The docker-compose stack for real: up, a run through the REST API, reliability, down.
+"""The docker-compose stack for real: up, a run through the REST API, reliability, the Docker API
+proxy's allow-list, the task containers' settings, down.
 
 Uses the host-network override (this machine's Docker has no bridge network), a project name of its
-own and free ports of its own, so it never touches a demo stack or a service of the host.
+own and free ports of its own, so it never touches a demo stack or a service of the host. Task
+containers are kept (``STT_AUTO_REMOVE=never``) so that the tests can inspect them; the fixture
+removes them at the end.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import socket
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -54,6 +58,8 @@ class Stack:
         self.password = secrets.token_urlsafe(12)
         db_port, api_port, proxy_port = free_ports(3)
         self.api = "http://127.0.0.1:{}".format(api_port)
+        self.proxy = "http://127.0.0.1:{}".format(proxy_port)
+        self.data_dir = data_dir
         self.env = dict(
             os.environ,
             STT_DATA_DIR=str(data_dir),
@@ -63,6 +69,7 @@ class Stack:
             POSTGRES_IMAGE=IMAGES[-1],
             STT_CPU_IMAGE=CPU_IMAGE,
             STT_RETRY_DELAY_SECONDS="0",
+            STT_AUTO_REMOVE="never",
             AIRFLOW_TASK_HEARTBEAT_TIMEOUT="45",
             STT_DB_HOST="127.0.0.1",
             STT_API_HOST="127.0.0.1",
@@ -101,6 +108,17 @@ class Stack:
             time.sleep(2)
         raise AssertionError("stack not healthy:\n" + self.run("logs", "--tail", "50", check=False).stdout[-5000:])
 
+    def task_containers(self) -> List[Dict[str, Any]]:
+        """``docker inspect`` of the training DAG's containers that mounted this stack's data root."""
+        ids = subprocess.run(["docker", "ps", "-aq", "--filter", "label=stt.dag_id=stt_fr_training"],
+                             capture_output=True, text=True, check=True).stdout.split()
+        if not ids:
+            return []
+        inspected = json.loads(subprocess.run(["docker", "inspect"] + ids, capture_output=True, text=True,
+                                              check=True).stdout)
+        return [c for c in inspected
+                if any(m.get("Source") == str(self.data_dir) for m in c.get("Mounts") or [])]
+
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
@@ -127,6 +145,8 @@ def stack(tmp_path_factory):
     stack.data = data
     yield stack
     stack.run("down", "-v", check=False)
+    for container in stack.task_containers():
+        subprocess.run(["docker", "rm", "-f", container["Id"]], capture_output=True)
 
 
 def test_admin_admin_is_refused(stack):
@@ -144,7 +164,9 @@ def test_invalid_parameter_is_refused_at_trigger_time(stack):
     assert refused.value.code == 400 and "epochs" in message
 
 
-def test_run_survives_a_scheduler_restart_and_reports_the_corrupt_clip(stack):
+@pytest.fixture(scope="module")
+def restarted_run(stack):
+    """A data-preparation run during which the scheduler restarts: (run id, final state)."""
     conf = {"corpora": ["common-voice"], "stop_after": "alphabet"}
     run = stack.request("POST", "/api/v2/dags/stt_fr_training/dagRuns", {"logical_date": None, "conf": conf})
     run_id = run["dag_run_id"]
@@ -155,6 +177,11 @@ def test_run_survives_a_scheduler_restart_and_reports_the_corrupt_clip(stack):
     while state not in ("success", "failed") and time.monotonic() < deadline:
         time.sleep(5)
         state = stack.request("GET", "/api/v2/dags/stt_fr_training/dagRuns/{}".format(run_id))["state"]
+    return run_id, state
+
+
+def test_run_survives_a_scheduler_restart_and_reports_the_corrupt_clip(stack, restarted_run):
+    run_id, state = restarted_run
     assert state == "success", stack.run("logs", "--tail", "80", "scheduler", check=False).stdout[-5000:]
     report = json.loads((stack.data / "extracted" / "data" / "cv-fr" / "cv-fr_report.json").read_text())
     assert report["dropped"].get("undecodable") == 1  # the sample corpus's corrupt mp3: reported, not fatal
@@ -171,10 +198,87 @@ def test_reports_view_is_served_by_the_api_server(stack):
         assert response.status == 200 and "STT reports" in response.read().decode()
 
 
-def test_task_containers_have_no_docker_socket(stack):
-    inspected = subprocess.run(["docker", "ps", "-a", "--filter", "name=stt-stt_fr_training", "--format", "{{.ID}}"],
-                               capture_output=True, text=True).stdout.split()
-    for container in inspected:
-        mounts = subprocess.run(["docker", "inspect", "--format", "{{json .Mounts}}", container],
-                                capture_output=True, text=True).stdout
-        assert "docker.sock" not in mounts
+def test_task_containers_have_no_docker_socket(stack, restarted_run):
+    containers = stack.task_containers()
+    tasks = sorted(c["Config"]["Labels"]["stt.task_id"] for c in containers)
+    # kept (STT_AUTO_REMOVE=never): one per task that ran; an empty list would prove nothing
+    assert {"preflight", "importers.common_voice", "alphabet"} <= set(tasks), tasks
+    for container in containers:
+        name = container["Name"]
+        assert "docker.sock" not in json.dumps(container["Mounts"]) + json.dumps(container["HostConfig"]), name
+        assert not container["HostConfig"].get("Privileged") and not container["HostConfig"].get("CapAdd"), name
+        assert container["HostConfig"]["NetworkMode"] == "none" and container["Config"]["User"] == "999:999", name
+    # a try whose task process died in the restart left its container; the next try removed it
+    assert len(tasks) == len(set(tasks)), tasks
+
+
+def _proxy_status(stack, method: str, path: str, body: Optional[Dict[str, Any]] = None) -> int:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(stack.proxy + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        if error.code == 403:
+            assert "stt docker-proxy" in error.read().decode(), "a 403 without the stt docker-proxy's message"
+        return error.code
+
+
+def test_docker_proxy_allows_only_the_operators_calls(stack):
+    import docker
+
+    proxy = stack.run("ps", "-q", "docker-proxy").stdout.strip()
+    health = subprocess.run(["docker", "inspect", "--format", "{{.State.Health.Status}}", proxy],
+                            capture_output=True, text=True).stdout.strip()
+    assert health == "healthy"
+    # Names that do not exist and a prune that matches nothing: were a call let through, Docker would
+    # answer 404 (or do nothing), never 403, and nothing on this host would change.
+    absent = "stt-no-such-container"
+    forbidden = [
+        ("POST", "/v1.41/images/create?fromImage=stt-no-such-image&tag=latest"),
+        ("DELETE", "/v1.41/images/stt-no-such-image"),
+        ("POST", "/v1.41/build"),
+        ("GET", "/v1.41/containers/{}/export".format(absent)),
+        ("GET", "/v1.41/containers/{}/archive?path=/".format(absent)),
+        ("POST", "/v1.41/containers/{}/exec".format(absent)),
+        ("POST", "/v1.41/containers/{}/update".format(absent)),
+        ("POST", "/v1.41/containers/{}/rename?name=renamed".format(absent)),
+        ("POST", "/v1.41/containers/prune?filters=" + urllib.parse.quote('{"label":["stt.no-such-label"]}')),
+        ("POST", "/v1.41/volumes/create"),
+        ("GET", "/v1.41/info"),
+        ("GET", "/v1.41/containers/%2e%2e/build"),
+    ]
+    for method, path in forbidden:
+        assert _proxy_status(stack, method, path) == 403, (method, path)
+    unsafe_host_configs = [
+        {"Privileged": True},
+        {"privileged": True},  # Docker matches field names case-insensitively
+        {"CapAdd": ["SYS_ADMIN"]},
+        {"PidMode": "host"},
+        {"VolumesFrom": [proxy]},  # the proxy's own volumes hold the socket
+        {"Binds": ["/var/run/docker.sock:/var/run/docker.sock"]},
+        {"Mounts": [{"Type": "bind", "Source": "/var/run/docker.sock", "Target": "/s"}]},
+        {"Mounts": [{"Type": "bind", "Source": "/", "Target": "/host", "ReadOnly": True}]},
+        {"Mounts": [{"Type": "bind", "Source": "/run", "Target": "/host-run"}]},
+    ]
+    for host_config in unsafe_host_configs:
+        body = {"Image": CPU_IMAGE, "Cmd": ["params"], "HostConfig": dict(host_config, NetworkMode="none")}
+        assert _proxy_status(stack, "POST", "/v1.41/containers/create", body) == 403, host_config
+    # what the step operator does, with docker-py as the provider uses it
+    client = docker.APIClient(base_url="tcp://" + stack.proxy.split("://")[1])
+    assert client.ping() and client.images(name=CPU_IMAGE)
+    host_config = client.create_host_config(network_mode="none", mounts=[
+        docker.types.Mount(target="/mnt", source=str(stack.data_dir), type="bind")])
+    container = client.create_container(CPU_IMAGE, ["params"], user="999:999", host_config=host_config,
+                                        labels={"stt.test": "proxy"})["Id"]
+    try:
+        stream = client.attach(container, stdout=True, stderr=True, stream=True)
+        client.start(container)
+        output = b"".join(stream).decode()
+        assert client.wait(container)["StatusCode"] == 0 and '"parameters"' in output
+        assert '"parameters"' in client.logs(container).decode()
+        assert client.inspect_container(container)["State"]["Status"] == "exited"
+        assert [c["Id"] for c in client.containers(all=True, filters={"label": ["stt.test=proxy"]})] == [container]
+    finally:
+        client.remove_container(container, force=True)
