@@ -208,6 +208,7 @@ def follow(token: str, run_id: str, timeout: float) -> Tuple[str, Dict[str, str]
     seen: Dict[str, str] = {}
     failed: Dict[str, int] = {}
     state = "queued"
+    tasks: Dict[str, Any] = {"task_instances": []}
     deadline = time.monotonic() + timeout
     while state not in ("success", "failed") and time.monotonic() < deadline:
         time.sleep(5)
@@ -221,6 +222,9 @@ def follow(token: str, run_id: str, timeout: float) -> Tuple[str, Dict[str, str]
                     failed[ti["task_id"]] = ti["try_number"]
     if state not in ("success", "failed"):
         log("the run is still {} after {:.0f} s".format(state, timeout))
+    durations = ["{} {:.0f} s".format(ti["task_id"], ti["duration"]) for ti in tasks["task_instances"]
+                 if ti["state"] == "success" and ti.get("duration") is not None]
+    log("task durations (container start and Airflow overhead included): " + ", ".join(durations))
     for task_id, try_number in failed.items():
         show_task_log(token, run_id, task_id, try_number)
     return state, seen

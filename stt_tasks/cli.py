@@ -28,6 +28,19 @@ from stt_tasks.progress import LOG, configure_logging
 
 Step = Callable[[argparse.Namespace, DataRoot, Dict[str, Any]], Dict[str, Any]]
 
+#: Upstream artifacts a step takes as ``--<name> PATH`` (the DAG passes the upstream task's result). Each
+#: name is also the step function's argument and the DataRoot property of its default.
+INPUTS: Dict[str, str] = {
+    "alphabet": "the alphabet step's alphabet (default models/alphabet.txt)",
+    "scorer": "the lm step's scorer package (default lm/kenlm.scorer when present, else none)",
+    "model": "the export step's TFLite model (default models/output_graph.tflite)",
+}
+
+
+def _inputs(args: argparse.Namespace, root: DataRoot) -> Dict[str, Optional[Path]]:
+    """The upstream artifacts given to the step, checked; None where not given (empty included): the default."""
+    return {name: root.given_input(getattr(args, name), "--" + name, getattr(root, name)) for name in args.inputs}
+
 
 def _preflight(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
     from stt_tasks.preflight import preflight
@@ -114,7 +127,8 @@ def _lm(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dic
         keep_eval_sentences=args.keep_eval_sentences,
         workers=args.workers or available_workers(),
         rebuild_scorer=args.rebuild_scorer,
-        alphabet=Path(args.alphabet) if args.alphabet else None,
+        alphabet=root.given_input(args.alphabet, "--alphabet", root.alphabet),
+        add_too_long=params["lm_add_excluded_max_sec"],
     )
     return build_lm(root, load_language(args.language), options)
 
@@ -128,38 +142,40 @@ def _sample_corpus(args: argparse.Namespace, root: DataRoot, params: Dict[str, A
 def _train(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
     from stt_tasks.training.train import train
 
-    return train(root, params, transfer_dir=Path(args.transfer_checkpoint) if args.transfer_checkpoint else None)
+    return train(root, params, transfer_dir=Path(args.transfer_checkpoint) if args.transfer_checkpoint else None,
+                 **_inputs(args, root))
 
 
 def _test(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
     from stt_tasks.training.evaluate import test
 
-    return test(root, params)
+    return test(root, params, **_inputs(args, root))
 
 
 def _export(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
     from stt_tasks.training.export import export
 
-    return export(root, load_language(args.language), params, frozen_pb=args.pb, quantize=not args.no_quantize)
+    return export(root, load_language(args.language), params, frozen_pb=args.pb, quantize=not args.no_quantize,
+                  **_inputs(args, root))
 
 
 def _transcribe(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
     from stt_tasks.training.transcribe import TOLERANCE, transcribe_dev
 
     return transcribe_dev(root, params, max_clips=args.max_clips,
-                          tolerance=TOLERANCE if args.tolerance is None else args.tolerance)
+                          tolerance=TOLERANCE if args.tolerance is None else args.tolerance, **_inputs(args, root))
 
 
 def _optimize_lm(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
     from stt_tasks.training.optimize import optimize_lm
 
-    return optimize_lm(root, params)
+    return optimize_lm(root, params, **_inputs(args, root))
 
 
 def _package(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
     from stt_tasks.package import package
 
-    return package(root, load_language(args.language), params)
+    return package(root, load_language(args.language), params, **_inputs(args, root))
 
 
 def _report(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
@@ -183,10 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
     steps = parser.add_subparsers(dest="step", metavar="STEP")
     steps.required = True
 
-    def step(name: str, function: Step, help: str, parameters: Sequence[str] = ()) -> argparse.ArgumentParser:
+    def step(name: str, function: Step, help: str, parameters: Sequence[str] = (),
+             inputs: Sequence[str] = ()) -> argparse.ArgumentParser:
         sub = steps.add_parser(name, parents=[common], help=help, description=help)
         add_parameter_options(sub, parameters)
-        sub.set_defaults(function=function, parameters=list(parameters))
+        for input_name in inputs:
+            sub.add_argument("--" + input_name, default=None, metavar="PATH", help=INPUTS[input_name])
+        sub.set_defaults(function=function, parameters=list(parameters), inputs=list(inputs))
         return sub
 
     sub = step("preflight", _preflight, "create and check the data root, disk space and GPU")
@@ -217,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
         "lm",
         _lm,
         "build the language model (KenLM) and the scorer package into lm/",
-        ["lm_top_k", "english_compatible", "lm_alpha", "lm_beta"],
+        ["lm_top_k", "english_compatible", "lm_alpha", "lm_beta", "lm_add_excluded_max_sec"],
     )
     sub.add_argument("--text", nargs="+", default=[], metavar="FILE", help="extra LM text (.xz, .gz, .bz2 or plain)")
     sub.add_argument("--download", action="store_true", help="fetch the language pack's LM corpora missing in sources/")
@@ -239,22 +258,25 @@ def build_parser() -> argparse.ArgumentParser:
                 "enable_augments", "augmentation_arguments", "cache_for_epochs", "feature_cache", "skip_batch_test",
                 "log_level"]
     decoder = ["batch_size", "beam_width", "lm_alpha", "lm_beta"]
-    sub = step("train", _train, "train (or resume) the acoustic model on every *train.csv/*dev.csv", training)
+    sub = step("train", _train, "train (or resume) the acoustic model on every *train.csv/*dev.csv", training,
+               inputs=["alphabet"])
     sub.add_argument("--transfer-checkpoint", default=None,
                      help="checkpoint to fine-tune from (default $STT_TRANSFER_CHECKPOINT, else /transfer-checkpoint)")
-    step("test", _test, "WER/CER of the best checkpoint on every *test.csv (and the dev clips)", decoder)
+    step("test", _test, "WER/CER of the best checkpoint on every *test.csv (and the dev clips)", decoder,
+         inputs=["alphabet", "scorer"])
     sub = step("export", _export, "export the best checkpoint to TFLite, metadata and the model zip", ["beam_width",
-               "lm_alpha", "lm_beta"])
+               "lm_alpha", "lm_beta"], inputs=["alphabet", "scorer"])
     sub.add_argument("--pb", action="store_true", help="also export a frozen TensorFlow graph (output_graph.pb)")
     sub.add_argument("--no-quantize", action="store_true", help="export float weights instead of int8")
     sub = step("transcribe", _transcribe, "transcribe the dev clips with the exported model in the stt runtime",
-               ["beam_width", "lm_alpha", "lm_beta"])
+               ["beam_width", "lm_alpha", "lm_beta"], inputs=["model", "scorer"])
     sub.add_argument("--max-clips", type=int, default=None, help="transcribe at most this many dev clips")
     sub.add_argument("--tolerance", type=float, default=None, help="largest accepted WER difference (default 0.05)")
 
     step("optimize-lm", _optimize_lm, "tune lm_alpha/lm_beta on the dev sets (LM_EVALUATE_RANGE)",
-         ["lm_evaluate_range", "batch_size", "beam_width"])
-    step("package", _package, "model and checkpoint archives, the model zip and a model card")
+         ["lm_evaluate_range", "batch_size", "beam_width"], inputs=["alphabet", "scorer"])
+    step("package", _package, "model and checkpoint archives, the model zip and a model card",
+         inputs=["model", "alphabet", "scorer"])
     step("report", _report, "HTML report with plots of the corpora, the training and the results")
 
     step("params", _params, "print the effective run parameters", list(PARAMETERS))

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional
 
+from stt_tasks.errors import BadInputError
+
 DEFAULT_DATA_ROOT = "/mnt"
 
 
@@ -59,6 +61,41 @@ class DataRoot:
     @property
     def reports(self) -> Path:
         return self.root / "reports"
+
+    @property
+    def alphabet(self) -> Path:
+        """The alphabet step's alphabet: the default of every later step."""
+        return self.models / "alphabet.txt"
+
+    @property
+    def scorer(self) -> Path:
+        """The lm step's scorer package: the default scorer, when present (decoding may go without)."""
+        return self.lm / "kenlm.scorer"
+
+    @property
+    def model(self) -> Path:
+        """The export step's TFLite model."""
+        return self.models / "output_graph.tflite"
+
+    def given_input(self, value: Optional[str], option: str, default: Path) -> Optional[Path]:
+        """The upstream artifact given as ``option``, or None when not given: the step then uses ``default``.
+
+        Empty counts as not given: the DAG renders it when the upstream task left no result (skipped).
+        A given file must exist, under the data root: the only folder a step's container sees.
+        """
+        if not value:
+            return None
+        path = Path(os.path.normpath(str(Path(value).absolute())))
+        try:
+            path.relative_to(os.path.normpath(str(self.root)))
+        except ValueError:
+            raise BadInputError("{} {}: outside the data root {}. Steps read their inputs from the data root: pass "
+                                "a path under it, or leave {} out for {}.".format(option, value, self.root, option,
+                                                                                   default)) from None
+        if not path.is_file():
+            raise BadInputError("{} {}: no such file. Pass the file the upstream step wrote (its JSON result names "
+                                "it), or leave {} out for {}.".format(option, path, option, default))
+        return path
 
     def corpus_dir(self, corpus: str) -> Path:
         """Where one corpus's WAVs, CSVs and report go."""

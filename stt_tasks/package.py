@@ -26,6 +26,7 @@ from stt_tasks.layout import DataRoot
 from stt_tasks.progress import LOG
 from stt_tasks.training.capabilities import image_identity
 from stt_tasks.training.checkpoints import relative_state
+from stt_tasks.training.evaluate import scorer_path
 
 MARKER = ".package.completed.json"
 
@@ -202,20 +203,25 @@ def model_card(pack: LanguagePack, root: DataRoot, params: Mapping[str, Any],
     return "\n".join(lines) + "\n"
 
 
-def package(root: DataRoot, pack: LanguagePack, params: Mapping[str, Any]) -> Dict[str, Any]:
-    """Write the archives, the zip copy and the model card into the data root."""
-    model = root.models / "output_graph.tflite"
-    alphabet = root.models / "alphabet.txt"
+def package(root: DataRoot, pack: LanguagePack, params: Mapping[str, Any], model: Optional[Path] = None,
+            alphabet: Optional[Path] = None, scorer: Optional[Path] = None) -> Dict[str, Any]:
+    """Write the archives, the zip copy and the model card into the data root.
+
+    ``model``, ``alphabet`` and ``scorer`` default to the export, alphabet and lm steps' outputs (no scorer
+    when absent).
+    """
+    model = model or root.model
+    alphabet = alphabet or root.alphabet
     model_zip = root.models / (pack.export_zip_name + ".zip")
     for required, step in ((model, "export"), (alphabet, "alphabet"), (model_zip, "export")):
         if not required.is_file():
             raise BadInputError("{} is missing: run the {} step first.".format(required, step))
-    scorer = root.lm / "kenlm.scorer"
+    scorer = scorer_path(root, scorer)
     model_members = [(model, model.name), (alphabet, alphabet.name)]
-    if scorer.is_file():
+    if scorer:
         model_members.append((scorer, scorer.name))
     else:
-        LOG.warning("no scorer at %s: the model archive holds the acoustic model and alphabet only", scorer)
+        LOG.warning("no scorer at %s: the model archive holds the acoustic model and alphabet only", root.scorer)
     checkpoint = checkpoint_members(root.checkpoints)
     lang = pack.code
     outputs = {

@@ -157,6 +157,15 @@ PARAMETERS: Dict[str, Parameter] = {
             "lm_beta", "LM_BETA", "0.0", _non_negative_float, "word insertion bonus", {"type": "number", "minimum": 0}
         ),
         Parameter("lm_top_k", "LM_TOP_K", "500000", _positive_int, "vocabulary size of the scorer", _POSITIVE_INT),
+        Parameter(
+            "lm_add_excluded_max_sec",
+            "LM_ADD_EXCLUDED_MAX_SEC",
+            "0",
+            parse_bool,
+            "add the transcripts of the clips the importers dropped as too long for training "
+            "(the *_too_long.txt files under extracted/data/) to the LM text",
+            _BOOLEAN,
+        ),
         Parameter("amp", "AMP", "0", parse_bool, "automatic mixed precision (TF1 GPU image)", _BOOLEAN),
         Parameter(
             "train_cudnn",

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from stt_tasks.errors import EXIT_BAD_INPUT
+from stt_tasks.errors import EXIT_BAD_INPUT, EXIT_NOTHING_TO_DO
 from stt_tasks.parameters import PARAMETERS, parse_evaluate_range
 from stt_tasks.training.augmentation import ORIGINAL_SPECS
 
@@ -29,6 +29,7 @@ def test_parameter_defaults_are_the_original_image_ones(step):
         "lm_alpha": 0.0,
         "lm_beta": 0.0,
         "lm_top_k": 500000,
+        "lm_add_excluded_max_sec": False,
         "amp": False,
         "train_cudnn": None,  # auto: cuDNN LSTM only where the image has it
         "early_stop": True,
@@ -87,3 +88,31 @@ def test_unknown_language_pack(tmp_path, step):
 
 def test_usage_error_exits_2(step):
     assert step("import").returncode == EXIT_BAD_INPUT
+
+
+@pytest.mark.parametrize("name,option", [("train", "--alphabet"), ("optimize-lm", "--scorer"), ("test", "--scorer"),
+                                         ("export", "--alphabet"), ("transcribe", "--model"), ("package", "--scorer"),
+                                         ("lm", "--alphabet")])
+def test_a_given_input_that_does_not_exist_exits_2_naming_the_file(tmp_path, step, name, option):
+    missing = tmp_path / "lm" / "missing"
+    run = step(name, "--data-root", str(tmp_path), option, str(missing))
+    assert run.returncode == EXIT_BAD_INPUT and run.stdout == ""
+    assert "{} {}: no such file".format(option, missing) in run.stderr and "leave {} out".format(option) in run.stderr
+
+
+def test_a_given_input_outside_the_data_root_is_refused(tmp_path, step):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "elsewhere.tflite").write_bytes(b"x")
+    run = step("package", "--data-root", str(tmp_path / "data"), "--model", str(tmp_path / "elsewhere.tflite"))
+    assert run.returncode == EXIT_BAD_INPUT
+    assert "--model {}: outside the data root {}".format(tmp_path / "elsewhere.tflite", tmp_path / "data") in run.stderr
+
+
+def test_an_empty_input_is_the_default(tmp_path, step):
+    """What the DAG passes when the upstream task left no result: ``--scorer=``."""
+    run = step("package", "--data-root", str(tmp_path), "--model=")
+    assert run.returncode == EXIT_BAD_INPUT
+    assert "{} is missing: run the export step first".format(tmp_path / "models" / "output_graph.tflite") in run.stderr
+    # the lm step's scorer is absent, as by default: no scorer, so nothing to tune (skipped), not a bad input
+    run = step("optimize-lm", "--data-root", str(tmp_path), "--lm-evaluate-range", "1,1,2", "--scorer=")
+    assert run.returncode == EXIT_NOTHING_TO_DO and "no scorer at {}".format(tmp_path / "lm" / "kenlm.scorer") in run.stderr

@@ -6,7 +6,7 @@ import json
 import tarfile
 
 from stt_tasks.layout import DataRoot
-from stt_tasks.package import checkpoint_members, model_card, write_tar_xz
+from stt_tasks.package import checkpoint_members, model_card, package, write_tar_xz
 from stt_tasks.training.checkpoints import relative_state
 
 
@@ -102,3 +102,24 @@ def test_model_card_with_augmentation_lists_the_specs(tmp_path, fr_pack):
         "result": {"epochs": 1, "global_step": 6, "best_dev_checkpoint": "b/best_dev-6", "n_hidden": 200}}))
     card = model_card(fr_pack, root, {}, {})
     assert "| enable_augments | True |" in card and "| augmentation_arguments | `volume` `warp` |" in card
+
+
+def test_package_archives_the_model_alphabet_and_scorer_it_is_given(tmp_path, fr_pack):
+    root = DataRoot(tmp_path / "data")
+    root.create()
+    (root.checkpoints / "best_dev_checkpoint").write_text('model_checkpoint_path: "best_dev-10"\n')
+    (root.checkpoints / "best_dev-10.index").write_text("x")
+    (root.models / "fr-fr.zip").write_bytes(b"zip")
+    given = {"model": root.models / "candidate.tflite", "alphabet": root.models / "alphabet_v2.txt",
+             "scorer": root.lm / "tuned.scorer"}
+    for path in given.values():
+        path.write_text(path.name)
+    package(root, fr_pack, {}, **given)
+    with tarfile.open(str(root.root / "model_tflite_fr.tar.xz")) as archive:
+        assert sorted(archive.getnames()) == ["alphabet_v2.txt", "candidate.tflite", "tuned.scorer"]
+    # the defaults: the export and alphabet steps' outputs, and no scorer when the lm step's is absent
+    for name in ("output_graph.tflite", "alphabet.txt"):
+        (root.models / name).write_text(name)
+    package(root, fr_pack, {})
+    with tarfile.open(str(root.root / "model_tflite_fr.tar.xz")) as archive:
+        assert sorted(archive.getnames()) == ["alphabet.txt", "output_graph.tflite"]

@@ -113,8 +113,10 @@ def test_sample_corpus_trains_tests_exports_packages_and_transcribes(tmp_path):
     assert scorer_alpha_beta(data) == (float32(tuned["lm_alpha"]), float32(tuned["lm_beta"]))
     assert json.loads((data / "lm" / "lm_report.json").read_text())["scorer"]["alpha"] == float32(tuned["lm_alpha"])
 
-    # The test step again, as the DAG runs it after the tuning: with the scorer and the tuned values.
-    retested = step(data, "test", "--batch-size", "16")
+    # The test step again, as the DAG runs it after the tuning: with the scorer and the tuned values, its
+    # inputs given as the DAG gives them (the upstream results' paths).
+    retested = step(data, "test", "--batch-size", "16", "--alphabet=/mnt/models/alphabet.txt",
+                    "--scorer=" + lm["scorer"])
     assert not retested["skipped"] and retested["decoder"] == {
         "scorer": "/mnt/lm/kenlm.scorer", "beam_width": 500, "lm_alpha": tuned["lm_alpha"],
         "lm_beta": tuned["lm_beta"], "alpha_beta_from": "/mnt/lm/opt_lm.json"}
@@ -127,7 +129,7 @@ def test_sample_corpus_trains_tests_exports_packages_and_transcribes(tmp_path):
     metadata = (data / "models" / "CommonVoice-FR-Team_cv-fr-tflite_1.2.md").read_text()
     assert "language: fr-FR" in metadata and "license: MIT-0" in metadata
 
-    transcribed = step(data, "transcribe")
+    transcribed = step(data, "transcribe", "--model=" + exported["model"], "--scorer=" + lm["scorer"])
     assert transcribed["clips"] == 112 and transcribed["wer_difference"] <= transcribed["tolerance"]
 
     packaged = step(data, "package")

@@ -71,6 +71,11 @@ class PipelineStep:
 
 IMPORT_PARAMETERS = ("english_compatible",)
 
+#: Upstream artifacts, as ``PipelineStep.inputs``: the option, the task that makes it, its result's key.
+ALPHABET = ("--alphabet", "alphabet", "alphabet")
+SCORER = ("--scorer", "lm", "scorer")
+MODEL = ("--model", "export", "model")
+
 #: The corpora of the original French pipeline, by CLI name; Common Voice first.
 CORPORA: Tuple[str, ...] = (
     "common-voice",
@@ -91,12 +96,12 @@ AFTER_IMPORT: Tuple[PipelineStep, ...] = (
         "lm",
         "lm",
         CPU,
-        ("lm_top_k", "english_compatible", "lm_alpha", "lm_beta"),
+        ("lm_top_k", "english_compatible", "lm_alpha", "lm_beta", "lm_add_excluded_max_sec"),
         path_lists=(("--text", "lm_texts"),),
         extra=(("--memory", "lm_memory"),),
         flags=(("--download", "download"),),
         downloads_with="download",
-        inputs=(("--alphabet", "alphabet", "alphabet"),),
+        inputs=(ALPHABET,),
     ),
     PipelineStep(
         "train",
@@ -105,15 +110,18 @@ AFTER_IMPORT: Tuple[PipelineStep, ...] = (
         ("batch_size", "epochs", "learning_rate", "dropout", "n_hidden", "amp", "early_stop", "train_cudnn",
          "enable_augments", "augmentation_arguments", "cache_for_epochs", "feature_cache", "skip_batch_test",
          "log_level"),
+        inputs=(ALPHABET,),
     ),
     # tunes lm_alpha/lm_beta on the dev sets (never on test); skipped without lm_evaluate_range
-    PipelineStep("optimize_lm", "optimize-lm", TRAINING, ("lm_evaluate_range", "batch_size", "beam_width")),
+    PipelineStep("optimize_lm", "optimize-lm", TRAINING, ("lm_evaluate_range", "batch_size", "beam_width"),
+                 inputs=(ALPHABET, SCORER)),
     # after the decoder tuning, so that test reports on test with the tuned alpha/beta
-    PipelineStep("test", "test", TRAINING, ("batch_size", "beam_width", "lm_alpha", "lm_beta")),
-    PipelineStep("export", "export", CPU, ("beam_width", "lm_alpha", "lm_beta")),
+    PipelineStep("test", "test", TRAINING, ("batch_size", "beam_width", "lm_alpha", "lm_beta"),
+                 inputs=(ALPHABET, SCORER)),
+    PipelineStep("export", "export", CPU, ("beam_width", "lm_alpha", "lm_beta"), inputs=(ALPHABET, SCORER)),
     # the exported model in the stt runtime must agree with the checkpoint (guards the TFLite export)
-    PipelineStep("transcribe", "transcribe", CPU, ("beam_width", "lm_alpha", "lm_beta")),
-    PipelineStep("package", "package", CPU),
+    PipelineStep("transcribe", "transcribe", CPU, ("beam_width", "lm_alpha", "lm_beta"), inputs=(MODEL, SCORER)),
+    PipelineStep("package", "package", CPU, inputs=(MODEL, ALPHABET, SCORER)),
     PipelineStep("report", "report", CPU),
 )
 

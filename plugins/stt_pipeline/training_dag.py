@@ -66,18 +66,28 @@ def run_params() -> Dict[str, Param]:
 
 
 def _options(names) -> List[str]:
-    arguments: List[str] = []
-    for name in names:
-        arguments += [PARAMETERS[name].option, "{{{{ params.{} }}}}".format(name)]
-    return arguments
+    """``--option=VALUE`` per run parameter: one argument, so that an empty value (no decoder tuning)
+    stays ``--lm-evaluate-range=`` instead of an option the operator's empty-argument rule would orphan."""
+    return ["{}={{{{ params.{} }}}}".format(PARAMETERS[name].option, name) for name in names]
+
+
+def _upstream_path(option: str, task_id: str, key: str) -> str:
+    """``--option=PATH``, PATH from the upstream task's result; ``--option=`` (the step's default) without one.
+
+    A task skipped by ``stop_after`` renders its command before its operator skips it, and its upstream may
+    have been skipped already (``test`` runs after a skipped ``optimize_lm``: trigger rule none_failed): the
+    render must not fail on the missing result then. One argument, not two: the operator drops empty
+    arguments, which would leave the option without its value.
+    """
+    return "{}={{{{ (ti.xcom_pull(task_ids='{}') or {{}}).get('{}', '') }}}}".format(option, task_id, key)
 
 
 def _step_task(step: PipelineStep, language: str, **kwargs: Any) -> SttStepOperator:
     arguments = [step.cli, "--data-root", "/mnt", "--language", language] + _options(step.parameters)
     for option, task_id, key in step.inputs:
-        arguments += [option, "{{{{ ti.xcom_pull(task_ids='{}')['{}'] }}}}".format(task_id, key)]
+        arguments.append(_upstream_path(option, task_id, key))
     for option, name in step.extra:
-        arguments += [option, "{{{{ params.{} }}}}".format(name)]
+        arguments.append("{}={{{{ params.{} }}}}".format(option, name))
     for flag, name in step.flags:
         arguments.append("{{{{ '{}' if params.{} else '' }}}}".format(flag, name))
     return SttStepOperator(

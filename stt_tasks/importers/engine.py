@@ -2,8 +2,9 @@
 
 A corpus module only maps its layout to :class:`ClipRecord` s. This engine validates labels,
 converts audio on every core, applies the duration rules, assigns splits where the corpus has none,
-writes ``<corpus>_{train,dev,test}.csv``, the report and a manifest (split, speaker, transcript of every
-kept clip, for the leakage report) atomically, and records a completion marker.
+writes ``<corpus>_{train,dev,test}.csv``, the report, a manifest (split, speaker, transcript of every
+kept clip, for the leakage report) and the transcripts of the clips too long for training (for the
+language model, with ``LM_ADD_EXCLUDED_MAX_SEC``) atomically, and records a completion marker.
 Re-runs skip finished work: each WAV appears under its final name only when complete, and a ledger
 beside the corpus folder records what source and segment it was made from, so a killed import
 resumes by converting only the missing or outdated clips and ends with the same bytes.
@@ -34,6 +35,7 @@ from stt_tasks.text import labels
 _TMP_NAME = re.compile(r"^\..*\.tmp-\d+$")
 
 KEPT = "kept"
+TOO_LONG = "too_long"
 #: When the engine splits a corpus, a sentence belongs to the first of these splits that has it.
 SENTENCE_PRIORITY = ("test", "dev", "train")
 MANIFEST_HEADER = ("split", "assigned", "speaker", "transcript")
@@ -93,7 +95,7 @@ def _convert(job: _Job) -> _Outcome:
     if duration_ms // job.ms_per_char < job.n_chars or seconds < job.min_seconds:
         return _Outcome("too_short", frames)
     if seconds > job.max_seconds:
-        return _Outcome("too_long", frames)
+        return _Outcome(TOO_LONG, frames)
     if job.max_ms_per_char and duration_ms > job.max_ms_per_char * job.n_chars:
         return _Outcome("misaligned", frames)
     if pcm is not None:
@@ -119,6 +121,11 @@ def _remove_stale_temporaries(directory: Path) -> None:
                 os.unlink(os.path.join(root, name))
 
 
+def too_long_text(labels: Iterable[str]) -> str:
+    """The transcripts of the clips too long for training: each distinct one once, sorted, one per line."""
+    return "".join(label + "\n" for label in sorted(set(labels)))
+
+
 def csv_text(rows: Sequence[Tuple[str, int, str]]) -> str:
     """Coqui's CSV format: header, then rows; the csv module's default dialect (CRLF)."""
     buffer = io.StringIO()
@@ -135,6 +142,8 @@ class ImportResult:
     csvs: Dict[str, Path]
     report: Path
     report_text: Path
+    #: validated transcripts of the clips dropped as too long (the lm step may add them to its text)
+    too_long: Path
     clips: Dict[str, int]
     hours: float
     skipped: bool
@@ -147,6 +156,7 @@ class ImportResult:
             "csv": {split: str(path) for split, path in self.csvs.items()},
             "report": str(self.report),
             "report_text": str(self.report_text),
+            "too_long": str(self.too_long),
             "clips": self.clips,
             "hours": round(self.hours, 3),
             "already_done": self.skipped,
@@ -200,12 +210,15 @@ def import_clips(
         jobs.append(_Job(str(record.audio), str(target), len(label), *limits, record.start, record.end, reusable))
 
     converted: List[Tuple[ClipRecord, str, _Outcome, str, str]] = []
+    too_long: List[str] = []
     made_from: Dict[str, str] = {}
     progress = Progress("import {}".format(spec.name), len(jobs), unit="clips")
     try:
         for (record, label, fingerprint), outcome in zip(planned, _run_jobs(jobs, workers, progress)):
             if outcome.written:
                 ledger.record(record.clip_id, fingerprint)
+            if outcome.status == TOO_LONG:
+                too_long.append(label)
             if outcome.status != KEPT:
                 detail = "{}: {}".format(record.origin, outcome.detail) if outcome.detail else record.origin
                 report.drop(outcome.status, detail, outcome.frames)
@@ -233,6 +246,8 @@ def import_clips(
         write_text_atomic(csvs[split], csv_text(rows[split]))
     manifest_path = destination / "{}_manifest.tsv".format(spec.name)
     write_text_atomic(manifest_path, "\n".join(manifest) + "\n")
+    too_long_path = destination / "{}_too_long.txt".format(spec.name)
+    write_text_atomic(too_long_path, too_long_text(too_long))
     report_json = destination / "{}_report.json".format(spec.name)
     report_text = destination / "{}_report.txt".format(spec.name)
     write_json_atomic(report_json, report.as_json())
@@ -240,10 +255,19 @@ def import_clips(
     LOG.info("\n%s", report.as_text())
 
     result = ImportResult(
-        spec.name, destination, csvs, report_json, report_text, report.kept_counts(), report.kept_hours(), False, dict(extra or {})
+        spec.name,
+        destination,
+        csvs,
+        report_json,
+        report_text,
+        too_long_path,
+        report.kept_counts(),
+        report.kept_hours(),
+        False,
+        dict(extra or {}),
     )
     ledger.rewrite(made_from)
-    outputs = list(csvs.values()) + [report_json, report_text, manifest_path]
+    outputs = list(csvs.values()) + [report_json, report_text, manifest_path, too_long_path]
     CompletionMarker(destination).write(inputs, outputs, result.as_json())
     return result
 
@@ -289,12 +313,15 @@ def previous_result(destination: Path, inputs: Mapping[str, Any]) -> Optional[Im
     if not marker.is_current(inputs):
         return None
     recorded = marker.outputs()
+    if any(key not in recorded for key in _RESULT_KEYS):
+        return None  # recorded by an older version, without every output: import again (WAVs are reused)
     return ImportResult(
         corpus=recorded["corpus"],
         directory=Path(recorded["directory"]),
         csvs={split: Path(path) for split, path in recorded["csv"].items()},
         report=Path(recorded["report"]),
         report_text=Path(recorded["report_text"]),
+        too_long=Path(recorded["too_long"]),
         clips=recorded["clips"],
         hours=recorded["hours"],
         skipped=True,
@@ -302,7 +329,7 @@ def previous_result(destination: Path, inputs: Mapping[str, Any]) -> Optional[Im
     )
 
 
-_RESULT_KEYS = ("corpus", "directory", "csv", "report", "report_text", "clips", "hours", "already_done")
+_RESULT_KEYS = ("corpus", "directory", "csv", "report", "report_text", "too_long", "clips", "hours", "already_done")
 
 
 def label_rules_digest(pack: LanguagePack) -> str:

@@ -96,6 +96,11 @@ class ImportReport:
         )
         for reason, count in report["dropped"].items():
             lines.append("  {:<24} {:>8}   e.g. {}".format(reason, count, report["dropped_examples"][reason][0]))
+        if self.dropped["too_long"]:
+            lines.append(
+                "  (the transcripts of the too-long clips are in {}_too_long.txt: the lm step adds them to the LM "
+                "text with lm_add_excluded_max_sec)".format(self.corpus)
+            )
         if report["source_issues"]:
             lines.append("")
             lines.append("Problems in the corpus's own files (rows skipped):")

@@ -1,8 +1,10 @@
 """LM text sources: which files, where they come from, and reading them as a stream of lines.
 
 The language pack names its corpora (file name in ``sources/`` and the URL of the original
-release); the user may add any text files. Sources may be ``.xz``, ``.gz``, ``.bz2`` or plain
-text and are read in fixed-size blocks, so memory does not grow with their size.
+release); the user may add any text files; with ``lm_add_excluded_max_sec`` the transcripts of the
+clips the importers dropped as too long for training are added too. Sources may be ``.xz``,
+``.gz``, ``.bz2`` or plain text and are read in fixed-size blocks, so memory does not grow with
+their size.
 """
 
 from __future__ import annotations
@@ -52,7 +54,12 @@ class TextSource:
     """One text file the LM is built from."""
 
     path: Path
-    origin: str  # "pack" (named by the language pack) or "user" (--text)
+    #: "pack" (named by the language pack), "user" (--text) or "too_long" (an importer's too-long clips)
+    origin: str
+
+
+#: What the import engine writes beside each corpus's report: the transcripts of its too-long clips.
+TOO_LONG_PATTERN = "*_too_long.txt"
 
 
 def pack_sources(pack: LanguagePack) -> List[PackSource]:
@@ -93,6 +100,13 @@ def resolve_sources(sources_dir: Path, pack: LanguagePack, texts: Sequence[Path]
     for name in missing:
         LOG.warning("LM corpus %s is not in %s: building without it (use --download to fetch it)", name, sources_dir)
     return ResolvedSources(chosen, missing)
+
+
+def too_long_sources(data_dir: Path) -> List[TextSource]:
+    """Every ``*_too_long.txt`` under ``data_dir`` (at any depth, as the CSVs are found), sorted."""
+    if not data_dir.is_dir():
+        return []
+    return [TextSource(path, "too_long") for path in sorted(data_dir.rglob(TOO_LONG_PATTERN)) if path.is_file()]
 
 
 def download_file(url: str, target: Path) -> None:

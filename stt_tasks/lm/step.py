@@ -1,7 +1,8 @@
 """The ``lm`` step: LM text, KenLM language model, vocabulary and scorer package, with a report.
 
 Two pieces of work, each with its own completion marker so that a re-run redoes only what is
-stale: the language model (text sources, dev/test transcripts and parameters in; LM text,
+stale: the language model (text sources, with ``lm_add_excluded_max_sec`` the importers' transcripts
+of clips too long for training, dev/test transcripts and parameters in; LM text,
 ``lm.binary`` and the vocabulary out), then the scorer package (``lm.binary``, vocabulary,
 alphabet, alpha and beta in). ``rebuild_scorer`` re-packages the existing language model only,
 as after decoder tuning, without needing the text sources any more.
@@ -31,9 +32,15 @@ from stt_tasks.fsio import (
 from stt_tasks.languages import LanguagePack
 from stt_tasks.layout import DataRoot
 from stt_tasks.lm import kenlm_tools
-from stt_tasks.lm.normalise import EvaluationTranscripts, evaluation_transcripts, normalise_stream, top_words
+from stt_tasks.lm.normalise import (
+    EvaluationTranscripts,
+    NormaliseStats,
+    evaluation_transcripts,
+    normalise_stream,
+    top_words,
+)
 from stt_tasks.lm.scorer import PreparedDictionary, float32, prepare_dictionary, write_package
-from stt_tasks.lm.sources import ResolvedSources, read_blocks, resolve_sources
+from stt_tasks.lm.sources import ResolvedSources, TextSource, read_blocks, resolve_sources, too_long_sources
 from stt_tasks.progress import LOG, Progress
 
 LM_MARKER = ".lm.completed.json"
@@ -58,6 +65,9 @@ class LmOptions:
     rebuild_scorer: bool = False
     #: the alphabet the scorer is written for (default: the alphabet step's models/alphabet.txt)
     alphabet: Optional[Path] = None
+    #: LM_ADD_EXCLUDED_MAX_SEC: add every extracted/data/**/*_too_long.txt (transcripts of the clips
+    #: the importers dropped as too long for training), so that their sentences still teach the LM
+    add_too_long: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +127,8 @@ class LanguageModelResult:
     dev_perplexity: Optional[Dict[str, float]]
     parameters: Dict[str, Any] = field(default_factory=dict)
     seconds: Dict[str, float] = field(default_factory=dict)
+    #: with lm_add_excluded_max_sec: the too-long transcript files and their line counts (None: off)
+    too_long: Optional[Dict[str, Any]] = None
 
 
 class LmTextProgress(Progress):
@@ -212,8 +224,9 @@ def _language_model(
 ) -> Tuple[LanguageModelResult, Optional[PreparedDictionary]]:
     """The language model, rebuilt only when its inputs changed (then with its scorer dictionary)."""
     resolved = resolve_sources(root.sources, pack, options.texts, options.download)
+    too_long = too_long_sources(root.data) if options.add_too_long else []
     evaluation = evaluation_transcripts(root.data, pack, options.english_compatible)
-    inputs = {
+    inputs: Dict[str, Any] = {
         "recipe": RECIPE_VERSION,
         "sources": [file_fingerprint(s.path) for s in resolved.sources],
         "evaluation_csvs": [file_fingerprint(p) for p in evaluation.csvs],
@@ -222,11 +235,14 @@ def _language_model(
         "keep_eval_sentences": options.keep_eval_sentences,
         "language": pack.code,
     }
+    if options.add_too_long:
+        # Only when on, so that a language model built before the option existed stays current.
+        inputs["too_long"] = [file_fingerprint(s.path) for s in too_long]
     if marker.is_current(inputs):
         LOG.info("language model up to date (%s): nothing to rebuild", marker.path)
         return LanguageModelResult(**marker.outputs()), None
     marker.clear()
-    result, prepared = _build_language_model(pack, options, paths, resolved, evaluation)
+    result, prepared = _build_language_model(pack, options, paths, resolved, too_long, evaluation)
     marker.write(inputs, [paths.lm_text, paths.binary, paths.vocabulary], asdict(result))
     return result, prepared
 
@@ -236,9 +252,13 @@ def _build_language_model(
     options: LmOptions,
     paths: LmPaths,
     resolved: ResolvedSources,
+    too_long: List[TextSource],
     evaluation: EvaluationTranscripts,
 ) -> Tuple[LanguageModelResult, PreparedDictionary]:
-    """LM text, KenLM binary and vocabulary from the sources; the scorer dictionary on the side."""
+    """LM text, KenLM binary and vocabulary from the sources; the scorer dictionary on the side.
+
+    The too-long transcripts come last, normalised separately so that the report can count them.
+    """
     sources = resolved.sources
     tools = kenlm_tools.find_tools()
     _remove_leftovers(paths)
@@ -247,7 +267,7 @@ def _build_language_model(
     try:
         excluded = frozenset() if options.keep_eval_sentences else evaluation.excluded
         arpa = work / "lm.arpa"
-        progress = LmTextProgress(sum(s.path.stat().st_size for s in sources))
+        progress = LmTextProgress(sum(s.path.stat().st_size for s in itertools.chain(sources, too_long)))
         counts: "Counter[str]" = Counter()
         # Spawned, not forked: a forked child would inherit lmplz's stdin pipe and keep it open.
         packager = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
@@ -262,13 +282,18 @@ def _build_language_model(
                     counts.update(text.split())
                     progress.count_kept(text)
 
-                blocks = progress.count_lines(
-                    itertools.chain.from_iterable(read_blocks(s.path, progress.advance) for s in sources))
-                stats = normalise_stream(blocks, pack, options.english_compatible, excluded, sink, options.workers)
+                def normalised(group: List[TextSource]) -> NormaliseStats:
+                    blocks = progress.count_lines(
+                        itertools.chain.from_iterable(read_blocks(s.path, progress.advance) for s in group))
+                    return normalise_stream(blocks, pack, options.english_compatible, excluded, sink, options.workers)
+
+                stats = normalised(sources)
+                too_long_stats = normalised(too_long) if too_long else NormaliseStats()
+                stats.add(too_long_stats)
                 if stats.kept == 0:
                     raise BadInputError(
                         "no line of {} passed the label rules: check that the text is {} prose, one sentence "
-                        "per line.".format(", ".join(str(s.path) for s in sources), pack.code)
+                        "per line.".format(", ".join(str(s.path) for s in sources + too_long), pack.code)
                     )
             progress.lines = stats.lines  # the label rules' count (str.splitlines) for the final line
             progress.finish()
@@ -279,6 +304,13 @@ def _build_language_model(
                 stats.rejected,
                 stats.evaluation_removed,
             )
+            if options.add_too_long:
+                LOG.info(
+                    "of which from %d too-long transcript files: %d lines read, %d kept",
+                    len(too_long),
+                    too_long_stats.lines,
+                    too_long_stats.kept,
+                )
             vocabulary = top_words(counts, options.top_k)
             write_text_atomic(paths.vocabulary, "\n".join(vocabulary))
             LOG.info("vocabulary: %d of %d distinct words (top-k %d)", len(vocabulary), len(counts), options.top_k)
@@ -326,13 +358,26 @@ def _build_language_model(
             "lm_top_k": options.top_k,
             "english_compatible": options.english_compatible,
             "keep_eval_sentences": options.keep_eval_sentences,
+            "lm_add_excluded_max_sec": options.add_too_long,
             "memory": options.memory,
             "order": kenlm_tools.ORDER,
             "prune": list(kenlm_tools.PRUNE),
             "build_binary": list(kenlm_tools.BINARY_ARGS),
         },
         seconds=seconds,
+        too_long=_too_long_counts(too_long, too_long_stats) if options.add_too_long else None,
     ), prepared
+
+
+def _too_long_counts(too_long: List[TextSource], stats: NormaliseStats) -> Dict[str, Any]:
+    """What the too-long transcripts contributed to the LM text, for the report."""
+    return {
+        "files": [str(s.path) for s in too_long],
+        "lines": stats.lines,
+        "kept_lines": stats.kept,
+        "rejected_lines": stats.rejected,
+        "evaluation_sentences_removed": stats.evaluation_removed,
+    }
 
 
 def _scorer(
@@ -387,6 +432,18 @@ def _scorer(
     return result, True
 
 
+def _too_long_line(too_long: Optional[Dict[str, Any]]) -> str:
+    if too_long is None:
+        return "not added"
+    return "{} lines read from {} files, {} kept ({} rejected, {} dev/test sentences removed)".format(
+        too_long["lines"],
+        len(too_long["files"]),
+        too_long["kept_lines"],
+        too_long["rejected_lines"],
+        too_long["evaluation_sentences_removed"],
+    )
+
+
 def readable_report(report: Dict[str, Any]) -> str:
     """The report as a person reads it."""
     lm = report["language_model"]
@@ -399,6 +456,9 @@ def readable_report(report: Dict[str, Any]) -> str:
             lm["lines"], lm["kept_lines"], lm["rejected_lines"]
         ),
         "  dev/test sentences removed from the LM text: {}".format(lm["evaluation_sentences_removed"]),
+        "  transcripts of clips too long for training (lm_add_excluded_max_sec): {}".format(
+            _too_long_line(lm.get("too_long"))
+        ),
         "  words: {}, distinct: {}, vocabulary (top-k {}): {}".format(
             lm["words"], lm["distinct_words"], lm["top_k"], lm["vocabulary_size"]
         ),

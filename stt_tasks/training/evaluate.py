@@ -29,13 +29,14 @@ MARKER = ".test.completed.json"
 REPORT_COUNT = 5
 
 
-def scorer_path(root: DataRoot) -> Optional[Path]:
-    """The scorer package the LM step built, if any (decoding without one is allowed)."""
-    scorer = root.lm / "kenlm.scorer"
-    return scorer if scorer.is_file() else None
+def scorer_path(root: DataRoot, given: Optional[Path] = None) -> Optional[Path]:
+    """The scorer ``given``, else the one the LM step built, if any (decoding without one is allowed)."""
+    if given is not None:
+        return given
+    return root.scorer if root.scorer.is_file() else None
 
 
-def decoder_settings(root: DataRoot, params: Mapping[str, Any]) -> Dict[str, Any]:
+def decoder_settings(root: DataRoot, params: Mapping[str, Any], scorer: Optional[Path] = None) -> Dict[str, Any]:
     """Scorer, beam width and alpha/beta; tuned values from ``lm/opt_lm.json`` when LM_ALPHA/BETA are 0.
 
     That is the original pipeline's rule: alpha = beta = 0.0 means "not chosen", and the optimiser's
@@ -46,7 +47,7 @@ def decoder_settings(root: DataRoot, params: Mapping[str, Any]) -> Dict[str, Any
     if alpha == 0.0 and beta == 0.0 and tuned.is_file():
         values = json.loads(tuned.read_text(encoding="utf-8"))
         alpha, beta, source = float(values["lm_alpha"]), float(values["lm_beta"]), str(tuned)
-    scorer = scorer_path(root)
+    scorer = scorer_path(root, scorer)
     return {"scorer": str(scorer) if scorer else None, "beam_width": params["beam_width"], "lm_alpha": alpha,
             "lm_beta": beta, "alpha_beta_from": source}
 
@@ -81,13 +82,17 @@ def best_median_worst(samples: List[Dict[str, Any]], count: int = REPORT_COUNT) 
             "worst": trimmed[-count:][::-1]}
 
 
-def test(root: DataRoot, params: Mapping[str, Any]) -> Dict[str, Any]:
-    """Evaluate the best dev checkpoint; write ``models/test_output.json`` and ``test_summary.json``."""
+def test(root: DataRoot, params: Mapping[str, Any], alphabet: Optional[Path] = None,
+         scorer: Optional[Path] = None) -> Dict[str, Any]:
+    """Evaluate the best dev checkpoint; write ``models/test_output.json`` and ``test_summary.json``.
+
+    ``alphabet`` and ``scorer`` default to the alphabet and lm steps' outputs (no scorer when absent).
+    """
     test_csvs = require_csvs(root, "test")
     dev_csvs = split_csvs(root, "dev")
-    alphabet = root.models / "alphabet.txt"
+    alphabet = alphabet or root.alphabet
     best = require_checkpoint(root)
-    decoder = decoder_settings(root, params)
+    decoder = decoder_settings(root, params, scorer)
     output = root.models / "test_output.json"
     summary_path = root.models / "test_summary.json"
     inputs = {

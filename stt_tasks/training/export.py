@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import zipfile
 from pathlib import Path
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, Optional
 
 from stt_tasks.errors import BadInputError
 from stt_tasks.fsio import CompletionMarker, file_fingerprint, remove_stale_siblings, temporary_sibling
@@ -60,14 +60,17 @@ def write_model_zip(zip_path: Path, members: List[Path]) -> None:
 
 
 def export(root: DataRoot, pack: LanguagePack, params: Mapping[str, Any], frozen_pb: bool = False,
-           quantize: bool = True) -> Dict[str, Any]:
-    """Export the best dev checkpoint; return the step's JSON result."""
+           quantize: bool = True, alphabet: Optional[Path] = None, scorer: Optional[Path] = None) -> Dict[str, Any]:
+    """Export the best dev checkpoint; return the step's JSON result.
+
+    ``alphabet`` and ``scorer`` (zipped with the model) default to the alphabet and lm steps' outputs.
+    """
     if tensorflow_major() == 1:
         raise BadInputError("export needs TensorFlow's TFLite converter, which NVIDIA's TF1 image (stt-tasks-gpu) "
                             "does not ship: run the export step in stt-tasks-cpu, which reads the same checkpoints.")
     best = require_checkpoint(root)
-    decoder = decoder_settings(root, params)
-    alphabet = root.models / "alphabet.txt"
+    decoder = decoder_settings(root, params, scorer)
+    alphabet = alphabet or root.alphabet
     inputs = {
         "checkpoint": [file_fingerprint(p, with_hash=False) for p in ckpt.checkpoint_files(root.checkpoints)],
         "scorer": file_fingerprint(Path(decoder["scorer"])) if decoder["scorer"] else None,

@@ -128,6 +128,7 @@ PARAMETER_FLAGS: Dict[str, ParameterFlags] = {
         ParameterFlags("log_level", ("log_level",), "also TF_CPP_MIN_LOG_LEVEL; the train step passes coqui at "
                        "most 1: its INFO lines carry the per-epoch losses", derived=True),
         ParameterFlags("lm_top_k", (), "LM step: vocabulary size of the scorer"),
+        ParameterFlags("lm_add_excluded_max_sec", (), "LM step: the importers' too-long transcripts join the LM text"),
         ParameterFlags("english_compatible", (), "importers and alphabet step"),
         ParameterFlags("duplicate_sentence_count", (), "Common Voice importer"),
         ParameterFlags(

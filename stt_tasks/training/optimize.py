@@ -4,8 +4,9 @@
 search itself runs in coqui's process (:mod:`stt_tasks.training.lm_search`); its Optuna study is kept in
 ``lm/lm_optimizer.sqlite`` so a killed run resumes. The best values go to ``lm/opt_lm.json`` (the test
 and export steps use them while LM_ALPHA and LM_BETA are 0.0, as the original pipeline did); then the
-scorer is rebuilt with them as its defaults by the LM step (``lm --rebuild-scorer``) when that step
-built it, otherwise the values are only recorded.
+scorer is rebuilt with them as its defaults by the LM step (``lm --rebuild-scorer``) when the scorer
+tuned is the one that step built (``lm/kenlm.scorer`` beside its ``lm.binary``), otherwise the values are
+only recorded.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Mapping, Optional
 
 from stt_tasks.errors import NothingToDoError, StepError
 from stt_tasks.fsio import CompletionMarker, file_fingerprint, write_json_atomic
@@ -31,34 +32,40 @@ STUDY_FILE = "lm_optimizer.sqlite"
 RESULT_FILE = "opt_lm.json"
 
 
-def rebuild_scorer(root: DataRoot, alpha: float, beta: float) -> bool:
-    """Re-package the scorer with the tuned defaults (``lm --rebuild-scorer``) when the lm step built it.
+def rebuild_scorer(root: DataRoot, scorer: Path, alphabet: Path, alpha: float, beta: float) -> bool:
+    """Re-package ``scorer`` with the tuned defaults (``lm --rebuild-scorer``) when the lm step built it.
 
-    A scorer from elsewhere (no ``lm/lm.binary`` beside it, e.g. a released package) is not ours to
-    re-package: the values are then only recorded, and test/export use them from ``opt_lm.json``.
+    A scorer from elsewhere (not ``lm/kenlm.scorer``, or no ``lm/lm.binary`` beside it, e.g. a released
+    package) is not ours to re-package: the values are then only recorded, and test/export use them from
+    ``opt_lm.json``.
     """
-    if not (root.lm / "lm.binary").is_file():
-        LOG.warning("the scorer was not built by the lm step: alpha %.4f, beta %.4f are recorded in %s and used "
-                    "by test/export, the scorer keeps its defaults", alpha, beta, root.lm / RESULT_FILE)
+    if scorer != root.scorer or not (root.lm / "lm.binary").is_file():
+        LOG.warning("%s was not built by the lm step: alpha %.4f, beta %.4f are recorded in %s and used by "
+                    "test/export, the scorer keeps its defaults", scorer, alpha, beta, root.lm / RESULT_FILE)
         return False
     command = [sys.executable, "-m", "stt_tasks", "lm", "--rebuild-scorer", "--data-root", str(root.root),
-               "--lm-alpha", repr(alpha), "--lm-beta", repr(beta)]
+               "--alphabet", str(alphabet), "--lm-alpha", repr(alpha), "--lm-beta", repr(beta)]
     completed = subprocess.run(command, stdout=sys.stderr)
     if completed.returncode != 0:
         raise StepError("`{}` failed (exit {}); its output is above.".format(" ".join(command), completed.returncode))
     return True
 
 
-def optimize_lm(root: DataRoot, params: Mapping[str, Any]) -> Dict[str, Any]:
-    """Run (or resume) the search; write ``lm/opt_lm.json``; return the step's JSON result."""
+def optimize_lm(root: DataRoot, params: Mapping[str, Any], alphabet: Optional[Path] = None,
+                scorer: Optional[Path] = None) -> Dict[str, Any]:
+    """Run (or resume) the search; write ``lm/opt_lm.json``; return the step's JSON result.
+
+    ``alphabet`` and ``scorer`` default to the alphabet and lm steps' outputs.
+    """
     search_range = params["lm_evaluate_range"]
     if search_range is None:
         raise NothingToDoError("LM_EVALUATE_RANGE is empty: decoder tuning not requested (set it to "
                                "alpha_max,beta_max,n_trials, for example 5,5,600).")
-    scorer = scorer_path(root)
+    alphabet = alphabet or root.alphabet
+    scorer = scorer_path(root, scorer)
     if scorer is None:
         raise NothingToDoError("no scorer at {}: decoder tuning needs the LM step's kenlm.scorer."
-                               .format(root.lm / "kenlm.scorer"))
+                               .format(root.scorer))
     alpha_max, beta_max, n_trials = search_range
     dev_csvs = require_csvs(root, "dev")
     require_checkpoint(root)
@@ -86,7 +93,7 @@ def optimize_lm(root: DataRoot, params: Mapping[str, Any]) -> Dict[str, Any]:
         "test_files": [str(p) for p in dev_csvs],  # tune on dev, never on test
         "checkpoint_dir": str(root.checkpoints),
         "load_evaluate": "best",
-        "alphabet_config_path": str(root.models / "alphabet.txt"),
+        "alphabet_config_path": str(alphabet),
         "scorer_path": str(scorer),
         "train_cudnn": False,
         "show_progressbar": False,
@@ -101,7 +108,7 @@ def optimize_lm(root: DataRoot, params: Mapping[str, Any]) -> Dict[str, Any]:
     best = {"lm_alpha": found["lm_alpha"], "lm_beta": found["lm_beta"], "wer": found["wer"],
             "metric": found["metric"], "trials": found["trials"], "tuned_on": [str(p) for p in dev_csvs]}
     write_json_atomic(output, best)
-    rebuilt = rebuild_scorer(root, best["lm_alpha"], best["lm_beta"])
+    rebuilt = rebuild_scorer(root, scorer, alphabet, best["lm_alpha"], best["lm_beta"])
     result = dict(best, output=str(output), study=str(study), study_name=study_name,
                   resumed_from_trials=found["resumed_from"], scorer_rebuilt=rebuilt)
     LOG.info("best: lm_alpha %.4f, lm_beta %.4f, dev %s %.4f", best["lm_alpha"], best["lm_beta"], best["metric"],

@@ -1,6 +1,6 @@
 """The train step: coqui-stt-training on every imported corpus, resumable, with transfer learning.
 
-- Data: every ``*train.csv`` and ``*dev.csv`` under ``extracted/data``; alphabet ``models/alphabet.txt``.
+- Data: every ``*train.csv`` and ``*dev.csv`` under ``extracted/data``; alphabet ``models/alphabet.txt`` (or given).
 - Resume: checkpoints live in ``checkpoints/``; a killed run restarts from the last checkpoint and runs
   only the epochs it had not finished (counted from the global step in coqui's checkpoint names).
 - Transfer learning: with a checkpoint mounted at ``/transfer-checkpoint`` (read-only) and none of our
@@ -177,12 +177,16 @@ def memory_test(root: DataRoot, train_csvs: List[Path], flags: Mapping[str, Any]
     LOG.info("memory test passed")
 
 
-def train(root: DataRoot, params: Mapping[str, Any], transfer_dir: Optional[Path] = None) -> Dict[str, Any]:
-    """Train (or resume, or do nothing if done); return the step's JSON result."""
+def train(root: DataRoot, params: Mapping[str, Any], transfer_dir: Optional[Path] = None,
+          alphabet: Optional[Path] = None) -> Dict[str, Any]:
+    """Train (or resume, or do nothing if done); return the step's JSON result.
+
+    ``alphabet`` defaults to the alphabet step's output.
+    """
     transfer_dir = transfer_dir or Path(os.environ.get("STT_TRANSFER_CHECKPOINT", str(DEFAULT_TRANSFER_DIR)))
     train_csvs = require_csvs(root, "train")
     dev_csvs = require_csvs(root, "dev")
-    alphabet = root.models / "alphabet.txt"
+    alphabet = alphabet or root.alphabet
     if not alphabet.is_file():
         raise BadInputError("{} is missing: run the alphabet step first.".format(alphabet))
     switches = resolve_training_switches(params)

@@ -32,20 +32,27 @@ class DisagreementError(StepError):
 
 
 def transcribe_dev(root: DataRoot, params: Mapping[str, Any], max_clips: Optional[int] = None,
-                   tolerance: float = TOLERANCE) -> Dict[str, Any]:
-    """Transcribe the dev clips with ``models/output_graph.tflite``; compare with the test step's dev WER."""
+                   tolerance: float = TOLERANCE, model: Optional[Path] = None,
+                   scorer: Optional[Path] = None) -> Dict[str, Any]:
+    """Transcribe the dev clips with the exported model; compare with the test step's dev WER.
+
+    ``model`` and ``scorer`` default to the export and lm steps' outputs (no scorer when absent).
+    """
     import json
 
-    model = root.models / "output_graph.tflite"
+    model = model or root.model
+    if not model.is_file():
+        raise BadInputError("{} is missing: run the export step first.".format(model))
     summary_path = root.models / "test_summary.json"
     if not summary_path.is_file():
         raise BadInputError("{} is missing: run the test step first (it measures the dev clips too)."
                             .format(summary_path))
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     decoder = summary["decoder"]
-    if decoder != decoder_settings(root, params):
+    current = decoder_settings(root, params, scorer)
+    if decoder != current:
         raise BadInputError("decoder settings changed since the test step ({} then, {} now): re-run the test step."
-                            .format(decoder, decoder_settings(root, params)))
+                            .format(decoder, current))
     references: List[Any] = []
     for csv_path in require_csvs(root, "dev"):
         references += [(Path(wav_path(csv_path, r["wav_filename"])), r["transcript"]) for r in read_rows(csv_path)]

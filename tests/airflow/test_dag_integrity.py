@@ -93,6 +93,7 @@ def test_every_original_parameter_is_a_documented_param(dagbag):
         ("lm_alpha", -1),
         ("lm_beta", "x"),
         ("lm_top_k", 0),
+        ("lm_add_excluded_max_sec", "yes"),
         ("amp", "yes please"),
         ("early_stop", 3),
         ("english_compatible", "no"),

@@ -88,6 +88,10 @@ def test_pipeline_runs_as_far_as_it_exists(airflow_db, tmp_path, sample_release)
     assert lm["scorer"] == "/mnt/lm/kenlm.scorer" and (data / "lm" / "kenlm.scorer").stat().st_size > 0
     for task_id in ("train", "test", "optimize_lm", "export", "transcribe", "package", "report"):
         assert task_id in xcoms, "{} left no result".format(task_id)
+    # each step was given its inputs from the upstream results (the operator logs the command it runs)
+    for given in ("--alphabet=/mnt/models/alphabet.txt", "--scorer=/mnt/lm/kenlm.scorer",
+                  "--model=/mnt/models/output_graph.tflite"):
+        assert given in run.stdout, given
     test = xcoms["test"]
     test = json.loads(test) if isinstance(test, str) else test
     # held-out speaker of the sample corpus after a short over-training: far from perfect, far from 1.0

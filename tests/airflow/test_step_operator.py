@@ -98,25 +98,33 @@ def test_skip_reasons():
     assert "stops after" in tuning._skip_reason({"lm_evaluate_range": "5,5,60", "stop_after": "train"})
 
 
+class _FakeTaskInstance:
+    """Stands in for the task instance in a template: returns an upstream task's result (None: skipped)."""
+
+    def __init__(self, results):
+        self.results = results
+
+    def xcom_pull(self, task_ids):
+        return self.results.get(task_ids)
+
+
+#: What the upstream steps return (their JSON result lines), as far as later steps read them.
+UPSTREAM_RESULTS = {
+    "alphabet": {"alphabet": "/mnt/models/alphabet.txt"},
+    "lm": {"scorer": "/mnt/lm/kenlm.scorer", "lm_binary": "/mnt/lm/lm.binary"},
+    "export": {"model": "/mnt/models/output_graph.tflite", "zip": "/mnt/models/fr-fr.zip"},
+}
+
+
 def test_templated_command_renders_run_parameters(dagbag):
     from stt_tasks.parameters import PARAMETERS
 
     task = dagbag.dags["stt_fr_training"].get_task("train")
     params = {name: parameter.typed_default() for name, parameter in PARAMETERS.items()}
     params.update({"epochs": 3, "batch_size": 8, "amp": False})
-    rendered = task.render_template(task.command, {"params": params})
+    rendered = task.render_template(task.command, {"params": params, "ti": _FakeTaskInstance(UPSTREAM_RESULTS)})
     assert rendered[:5] == ["train", "--data-root", "/mnt", "--language", "fr"]
-    assert rendered[rendered.index("--epochs") + 1] == "3" and rendered[rendered.index("--amp") + 1] == "False"
-
-
-class _FakeTaskInstance:
-    """Stands in for the task instance in a template: returns an upstream task's result."""
-
-    def __init__(self, results):
-        self.results = results
-
-    def xcom_pull(self, task_ids):
-        return self.results[task_ids]
+    assert "--epochs=3" in rendered and "--amp=False" in rendered  # one argument each
 
 
 def test_lm_command_carries_texts_memory_and_download(dagbag):
@@ -127,9 +135,44 @@ def test_lm_command_carries_texts_memory_and_download(dagbag):
     params = {name: parameter.typed_default() for name, parameter in PARAMETERS.items()}
     params.update({"lm_top_k": 1000, "lm_memory": "1G", "download": True})
     rendered = task.render_template(task.command, {"ti": ti, "params": params})
-    assert rendered[rendered.index("--memory") + 1] == "1G" and "--download" in rendered
-    assert rendered[rendered.index("--alphabet") + 1] == "/mnt/models/alphabet.txt"  # from the upstream XCom
+    assert "--memory=1G" in rendered and "--download" in rendered
+    assert "--alphabet=/mnt/models/alphabet.txt" in rendered  # from the upstream XCom
     assert task.path_lists == (("--text", "lm_texts"),)  # appended at run time, one path per value
+
+
+@pytest.mark.parametrize("task_id,inputs", [
+    ("train", ["--alphabet=/mnt/models/alphabet.txt"]),
+    ("optimize_lm", ["--alphabet=/mnt/models/alphabet.txt", "--scorer=/mnt/lm/kenlm.scorer"]),
+    ("test", ["--alphabet=/mnt/models/alphabet.txt", "--scorer=/mnt/lm/kenlm.scorer"]),
+    ("export", ["--alphabet=/mnt/models/alphabet.txt", "--scorer=/mnt/lm/kenlm.scorer"]),
+    ("transcribe", ["--model=/mnt/models/output_graph.tflite", "--scorer=/mnt/lm/kenlm.scorer"]),
+    ("package", ["--model=/mnt/models/output_graph.tflite", "--alphabet=/mnt/models/alphabet.txt",
+                 "--scorer=/mnt/lm/kenlm.scorer"]),
+])
+def test_steps_get_their_inputs_from_upstream_results(dagbag, task_id, inputs):
+    dag = dagbag.dags["stt_fr_training"]
+    task = dag.get_task(task_id)
+    rendered = task.render_template(task.command, {"params": dag.params.dump(), "ti": _FakeTaskInstance(UPSTREAM_RESULTS)})
+    assert [argument for argument in rendered if argument.startswith(("--alphabet", "--scorer", "--model"))] == inputs
+
+
+def test_a_step_whose_upstream_left_no_result_renders_the_defaults(dagbag):
+    """stop_after skips a task in execute, after its command rendered: a skipped upstream has no result then."""
+    from stt_tasks.cli import build_parser
+
+    dag = dagbag.dags["stt_fr_training"]
+    params = dag.params.dump()  # lm_evaluate_range empty: "--lm-evaluate-range=" must still parse
+    for task in dag.tasks:
+        if task.task_id == "record_release" or task.task_id.startswith("importers."):
+            continue
+        rendered = task.render_template(task.command, {"params": params, "ti": _FakeTaskInstance({})})
+        # as the operator runs it: empty arguments dropped; the CLI reads "--alphabet=" as "the default"
+        args = build_parser().parse_args([argument for argument in rendered if argument != ""])
+        for name in getattr(args, "inputs", []):
+            assert getattr(args, name) == "", (task.task_id, name)
+    test = dag.get_task("test")
+    assert test.trigger_rule == "none_failed"  # runs (and skips itself) after a skipped optimize_lm
+    assert "stops after" in test._skip_reason({"stop_after": "alphabet"})
 
 
 def test_steps_that_download_get_a_network_only_when_the_run_downloads(dagbag):

@@ -53,6 +53,11 @@ def test_happy_path_and_bad_inputs(corpus: str, data_root: DataRoot, pack: Langu
     assert report["source_issues"] == fixture.source_issues
     assert report["kept_hours"] > 0
     assert "Dropped" in result.report_text.read_text(encoding="utf-8")
+    # The transcripts of the clips too long for training, for the LM (lm_add_excluded_max_sec).
+    too_long = result.too_long.read_text(encoding="utf-8").splitlines()
+    assert result.too_long == result.directory / "{}_too_long.txt".format(result.corpus)
+    assert len(too_long) == fixture.dropped.get("too_long", 0)
+    assert all(pack.validate_label(line) == line for line in too_long)
     assert result.directory == data_root.data / result.corpus
     for split, path in result.csvs.items():
         assert path.name == "{}_{}.csv".format(result.corpus, split)

@@ -175,3 +175,53 @@ def test_cli_corrupt_xz_exits_2_naming_the_file(data_root: DataRoot, french_text
     assert "{}: damaged xz data".format(corrupt) in done.stderr
     assert not (data_root.lm / "lm.binary").exists()
     assert not [p for p in data_root.lm.iterdir() if p.name.startswith(".work")]
+
+
+#: A sentence an importer dropped as too long for training: its words are in no other LM text.
+TOO_LONG = "le zorglubien mange des quetsches au bord du fleuve"
+
+
+def test_too_long_transcripts_join_the_lm_text_with_the_parameter(
+    data_root: DataRoot, pack: LanguagePack, french_text: Path
+) -> None:
+    too_long = data_root.corpus_dir("cv-fr") / "cv-fr_too_long.txt"
+    # As the import engine writes it; the test transcript must still be removed from the LM text.
+    too_long.write_text("il fait beau aujourd'hui\n" + TOO_LONG + "\n", encoding="utf-8")
+
+    # The run parameter as the pipeline passes it, on the command line.
+    done = cli("--data-root", str(data_root.root), "--text", str(french_text), "--lm-top-k", "1000000",
+               "--lm-add-excluded-max-sec", "1")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    lines = Path(result["lm_text"]).read_text(encoding="utf-8").split("\n")
+    assert lines[-2] == TOO_LONG and "il fait beau aujourd'hui" not in lines  # after the other sources
+    assert "zorglubien" in Path(result["vocabulary"]).read_text(encoding="utf-8").split("\n")
+    report = json.loads(Path(result["report"]).read_text(encoding="utf-8"))["language_model"]
+    assert report["too_long"] == {
+        "files": [str(too_long)],
+        "lines": 2,
+        "kept_lines": 1,
+        "rejected_lines": 0,
+        "evaluation_sentences_removed": 1,
+    }
+    assert report["parameters"]["lm_add_excluded_max_sec"] is True
+    assert ("too long for training (lm_add_excluded_max_sec): 2 lines read from 1 files, 1 kept"
+            in Path(result["report_text"]).read_text(encoding="utf-8"))
+
+    on = dict(top_k=1000000, add_too_long=True)
+    assert run(data_root, pack, french_text, **on)["rebuilt"]["language_model"] is False
+    # A new too-long file (another corpus imported) rebuilds the language model.
+    other = data_root.corpus_dir("mls") / "mls_too_long.txt"
+    other.parent.mkdir()
+    other.write_text("une autre phrase trop longue\n", encoding="utf-8")
+    assert run(data_root, pack, french_text, **on)["rebuilt"]["language_model"] is True
+
+    # Off (the default): the transcripts are left out, and switching rebuilds.
+    off = run(data_root, pack, french_text, top_k=1000000)
+    assert off["rebuilt"]["language_model"] is True
+    assert TOO_LONG not in Path(off["lm_text"]).read_text(encoding="utf-8").split("\n")
+    assert "zorglubien" not in Path(off["vocabulary"]).read_text(encoding="utf-8").split("\n")
+    report = json.loads(Path(off["report"]).read_text(encoding="utf-8"))["language_model"]
+    assert report["too_long"] is None
+    assert "too long for training (lm_add_excluded_max_sec): not added" in Path(off["report_text"]).read_text(
+        encoding="utf-8")

@@ -113,6 +113,16 @@ def test_switching_augmentation_on_continues_training_with_the_specs(root, coqui
     assert marker["inputs"]["parameters"]["augmentation_arguments"] == list(ORIGINAL_SPECS)
 
 
+def test_the_given_alphabet_is_trained_with_and_recorded(root, coqui):
+    given = root.models / "alphabet_v2.txt"
+    given.write_text(" \na\ne\nh\np\nr\ns\nz\n", encoding="utf-8")
+    train(root, step_params(), transfer_dir=root.root / "none", alphabet=given)
+    assert coqui.runs[-1]["flags"]["alphabet_config_path"] == str(given)
+    # another alphabet is another model: the default one (the alphabet step's) trains again
+    again = train(root, step_params(), transfer_dir=root.root / "none")
+    assert not again["skipped"] and coqui.runs[-1]["flags"]["alphabet_config_path"] == str(root.alphabet)
+
+
 def test_memory_test_runs_first_on_the_longest_clips_without_the_cache(root, coqui):
     train(root, step_params(skip_batch_test=False, log_level=2), transfer_dir=root.root / "none")
     memory, real = coqui.runs
