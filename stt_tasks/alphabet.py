@@ -86,7 +86,7 @@ def build_alphabet(data_root: DataRoot, pack: LanguagePack, english_compatible: 
         labels = list(ENGLISH_ALPHABET)
     else:
         labels = sorted(seen)
-    target = data_root.models / "alphabet.txt"
+    target = data_root.alphabet
     text = alphabet_text(labels)
     previous = target.read_text(encoding="utf-8") if target.is_file() else None
     if previous != text:

@@ -45,31 +45,27 @@ def parse_optional_bool(text: str) -> Optional[bool]:
     return parse_bool(text)
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError("must be a positive integer, got {}".format(value))
-    return value
+def _int_between(minimum: int, maximum: Optional[int], meaning: str) -> Callable[[str], int]:
+    """A parser of integers from ``minimum`` to ``maximum`` (None: no upper bound); ``meaning`` says which."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum or (maximum is not None and value > maximum):
+            raise ValueError("must be {}, got {}".format(meaning, value))
+        return value
+
+    return parse
+
+
+_positive_int = _int_between(1, None, "a positive integer")
+_non_negative_int = _int_between(0, None, "an integer >= 0")
+_log_level = _int_between(0, 3, "0 (debug), 1 (info), 2 (warnings) or 3 (errors)")
 
 
 def _unit_float(text: str) -> float:
     value = float(text)
     if not 0.0 <= value < 1.0:
         raise ValueError("must be in [0, 1), got {}".format(value))
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError("must be an integer >= 0, got {}".format(value))
-    return value
-
-
-def _log_level(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 3:
-        raise ValueError("must be 0 (debug), 1 (info), 2 (warnings) or 3 (errors), got {}".format(value))
     return value
 
 

@@ -314,7 +314,7 @@ def previous_result(destination: Path, inputs: Mapping[str, Any]) -> Optional[Im
         return None
     recorded = marker.outputs()
     if any(key not in recorded for key in _RESULT_KEYS):
-        return None  # recorded by an older version, without every output: import again (WAVs are reused)
+        return None  # recorded by an older version, without every output: import again
     return ImportResult(
         corpus=recorded["corpus"],
         directory=Path(recorded["directory"]),

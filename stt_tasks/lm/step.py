@@ -92,11 +92,11 @@ class LmPaths:
 
     @property
     def scorer(self) -> Path:
-        return self.root.lm / "kenlm.scorer"
+        return self.root.scorer
 
     @property
     def alphabet(self) -> Path:
-        return self.alphabet_override or self.root.models / "alphabet.txt"
+        return self.alphabet_override or self.root.alphabet
 
     @property
     def report_json(self) -> Path:
