@@ -30,6 +30,9 @@ REPO = Path(__file__).resolve().parents[1]
 PROJECT = "sttdemo"
 SETTINGS = REPO / ".env.demo"
 DAG_ID = "stt_fr_training"
+#: Paused in the demo: the sample corpus is a Common Voice release, and the watcher would queue a
+#: full-length training run on it behind the demo's own (the stack allows one run at a time).
+WATCHER_DAG_ID = "stt_fr_release_watcher"
 API = "http://127.0.0.1:8080"  # the port changes when 8080 is taken on a host-network machine
 #: The ports the stack listens on when it shares the host's network, by compose variable.
 HOST_PORTS = {"STT_DB_PORT": 5432, "STT_API_PORT": 8080, "STT_PROXY_PORT": 2375}
@@ -128,6 +131,7 @@ def host_ports(env_file: Dict[str, str]) -> Dict[str, int]:
 def compose_env(env_file: Dict[str, str], host_network: bool) -> Dict[str, str]:
     env = dict(os.environ)
     env.update(env_file)
+    env.setdefault("STT_DAGS_PAUSED_AT_CREATION", "True")  # see WATCHER_DAG_ID
     if host_network:
         ports = host_ports(env_file)
         env.update({name: str(port) for name, port in ports.items()})
@@ -191,11 +195,11 @@ def admin_token(compose: List[str], env: Dict[str, str]) -> str:
     return request("POST", "/auth/token", body={"username": "admin", "password": password})["access_token"]
 
 
-def unpause(token: str, timeout: float = 300) -> None:
+def set_paused(token: str, dag_id: str, paused: bool, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            request("PATCH", "/api/v2/dags/{}".format(DAG_ID), token, {"is_paused": False})
+            request("PATCH", "/api/v2/dags/{}".format(dag_id), token, {"is_paused": paused})
             return
         except urllib.error.HTTPError as error:
             if error.code != 404 or time.monotonic() > deadline:
@@ -292,7 +296,8 @@ def main() -> int:
         subprocess.run(compose + ["up", "-d"], env=env, check=True)
         wait_for_api()
         token = admin_token(compose, env)
-        unpause(token)
+        set_paused(token, WATCHER_DAG_ID, True)  # already paused, unless an earlier demo's database says otherwise
+        set_paused(token, DAG_ID, False)
         conf = dict(DEMO_CONF, stop_after=os.environ.get("DEMO_STOP_AFTER", ""))
         run = request("POST", "/api/v2/dags/{}/dagRuns".format(DAG_ID), token, {"logical_date": None, "conf": conf})
         run_id = run["dag_run_id"]

@@ -70,6 +70,8 @@ class Stack:
             STT_CPU_IMAGE=CPU_IMAGE,
             STT_RETRY_DELAY_SECONDS="0",
             STT_AUTO_REMOVE="never",
+            # the release watcher stays paused: it would schedule a training run on the sample release
+            STT_DAGS_PAUSED_AT_CREATION="True",
             AIRFLOW_TASK_HEARTBEAT_TIMEOUT="45",
             STT_DB_HOST="127.0.0.1",
             STT_API_HOST="127.0.0.1",
@@ -142,6 +144,14 @@ def stack(tmp_path_factory):
         except urllib.error.HTTPError as error:
             assert error.code == 404 and time.monotonic() < deadline, error
             time.sleep(3)
+    # paused at creation: no run but the tests' own (the watcher would queue one on the sample release)
+    while True:
+        try:
+            assert stack.request("GET", "/api/v2/dags/stt_fr_release_watcher")["is_paused"] is True
+            break
+        except urllib.error.HTTPError as error:
+            assert error.code == 404 and time.monotonic() < deadline, error
+            time.sleep(3)
     stack.data = data
     yield stack
     stack.run("down", "-v", check=False)
@@ -200,6 +210,8 @@ def test_reports_view_is_served_by_the_api_server(stack):
 
 def test_task_containers_have_no_docker_socket(stack, restarted_run):
     containers = stack.task_containers()
+    runs = {c["Config"]["Labels"]["stt.run_id"] for c in containers}
+    assert runs == {restarted_run[0]}, "containers of runs other than the test's: {}".format(runs)
     tasks = sorted(c["Config"]["Labels"]["stt.task_id"] for c in containers)
     # kept (STT_AUTO_REMOVE=never): one per task that ran; an empty list would prove nothing
     assert {"preflight", "importers.common_voice", "alphabet"} <= set(tasks), tasks
