@@ -9,7 +9,6 @@ libsoxr (the resampler SoX itself uses), so outputs match what the original SoX 
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -22,7 +21,7 @@ import numpy as np
 import soundfile
 import soxr
 
-from stt_tasks.fsio import temporary_sibling
+from stt_tasks.fsio import atomic_path
 
 TARGET_RATE = 16000
 
@@ -129,18 +128,11 @@ def to_pcm16(samples: np.ndarray, rate: int) -> np.ndarray:
 
 def write_wav(path: Path, pcm: np.ndarray) -> int:
     """Write 16 kHz mono 16-bit PCM atomically; returns the file size in bytes."""
-    tmp = temporary_sibling(path)
-    try:
-        with wave.open(str(tmp), "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(TARGET_RATE)
-            out.writeframes(pcm.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
+    with atomic_path(path) as tmp, wave.open(str(tmp), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(TARGET_RATE)
+        out.writeframes(pcm.tobytes())
     return path.stat().st_size
 
 

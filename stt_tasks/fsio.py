@@ -17,6 +17,8 @@ import shutil
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 
+from stt_tasks.progress import LOG
+
 MARKER_NAME = ".completed.json"
 
 
@@ -26,20 +28,28 @@ def temporary_sibling(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_output(path: Path, mode: str = "w", **open_kwargs: Any) -> Iterator[Any]:
-    """Open a temporary sibling of ``path`` for writing; rename it into place on success."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary sibling of ``path`` to write (for libraries that want a file name: tarfile, wave,
+    zipfile); renamed into place when the block succeeds, deleted when it fails. The folder must exist
+    (no mkdir: the importers write one WAV per clip through this)."""
     tmp = temporary_sibling(path)
     try:
-        with open(tmp, mode, **open_kwargs) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path, mode: str = "w", **open_kwargs: Any) -> Iterator[Any]:
+    """Open a temporary sibling of ``path`` for writing; rename it into place on success."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp, open(tmp, mode, **open_kwargs) as handle:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -69,16 +79,28 @@ def write_text_if_changed(path: Path, text: str) -> bool:
     return True
 
 
+def json_digest(value: Any) -> str:
+    """Hex SHA-256 of ``value`` as key-sorted JSON: a stable name for the inputs some work depends on
+    (Python's ``hash`` of a str changes between runs)."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def remove_path(path: Path) -> None:
+    """Delete a file, a link or a whole folder (not what a link points to)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(str(path), ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
 def remove_stale_siblings(path: Path) -> None:
     """Delete temporary siblings of ``path`` that a killed run left behind."""
     if not path.parent.is_dir():
         return
     for stale in path.parent.glob(".{}.tmp-*".format(glob.escape(path.name))):
-        if stale.is_dir():
-            shutil.rmtree(stale, ignore_errors=True)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                stale.unlink()
+        LOG.info("removing %s, left by an interrupted run", stale)
+        remove_path(stale)
 
 
 @contextlib.contextmanager

@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from stt_tasks import __version__
 from stt_tasks.errors import BadInputError
-from stt_tasks.fsio import CompletionMarker, file_fingerprint, sha256_file, temporary_sibling, write_text_atomic
+from stt_tasks.fsio import CompletionMarker, atomic_path, file_fingerprint, sha256_file, write_text_atomic
 from stt_tasks.languages import LanguagePack
 from stt_tasks.layout import DataRoot
 from stt_tasks.progress import LOG
@@ -57,23 +57,17 @@ def write_tar_xz(target: Path, members: List[Tuple[Path, str]],
     ``rewrite`` maps archive names to a function applied to that text file's content (the checkpoint
     state file gets bare names, so the archive works wherever it is extracted).
     """
-    tmp = temporary_sibling(target)
-    try:
-        with tarfile.open(tmp, "w:xz") as archive:
-            for path, name in members:
-                if rewrite and name in rewrite:
-                    payload = rewrite[name](path.read_text(encoding="utf-8")).encode("utf-8")
-                    info = tarfile.TarInfo(name)
-                    info.size = len(payload)
-                    info.mtime = int(path.stat().st_mtime)
-                    info.mode = 0o644
-                    archive.addfile(info, io.BytesIO(payload))
-                else:
-                    archive.add(str(path), arcname=name)
-        tmp.replace(target)
-    except BaseException:
-        tmp.unlink() if tmp.exists() else None
-        raise
+    with atomic_path(target) as tmp, tarfile.open(tmp, "w:xz") as archive:
+        for path, name in members:
+            if rewrite and name in rewrite:
+                payload = rewrite[name](path.read_text(encoding="utf-8")).encode("utf-8")
+                info = tarfile.TarInfo(name)
+                info.size = len(payload)
+                info.mtime = int(path.stat().st_mtime)
+                info.mode = 0o644
+                archive.addfile(info, io.BytesIO(payload))
+            else:
+                archive.add(str(path), arcname=name)
 
 
 def corpus_reports(root: DataRoot) -> Dict[str, Dict[str, Any]]:
@@ -247,9 +241,8 @@ def package(root: DataRoot, pack: LanguagePack, params: Mapping[str, Any], model
     LOG.info("packaging %s (%d files)", outputs["checkpoint_archive"], len(checkpoint))
     write_tar_xz(outputs["checkpoint_archive"], [(p, p.name) for p in checkpoint],
                  rewrite={"best_dev_checkpoint": relative_state})
-    tmp = temporary_sibling(outputs["model_zip"])
-    shutil.copyfile(str(model_zip), str(tmp))
-    tmp.replace(outputs["model_zip"])
+    with atomic_path(outputs["model_zip"]) as tmp:
+        shutil.copyfile(str(model_zip), str(tmp))
     artifacts = {outputs[k].name: {"size": outputs[k].stat().st_size, "sha256": sha256_file(outputs[k])}
                  for k in ("model_archive", "checkpoint_archive", "model_zip")}
     artifacts[model.name] = {"size": model.stat().st_size, "sha256": sha256_file(model)}

@@ -253,9 +253,6 @@ def unpack_once(
     if recorded and recorded.get("inputs") == identity and target.is_dir():
         LOG.info("%s already extracted in %s", ", ".join(a.name for a in archives), target)
         return target
-    for stale in target.parent.glob(".{}.tmp-*".format(target.name)):  # a killed extraction's scratch
-        LOG.info("removing %s left by an interrupted extraction", stale)
-        shutil.rmtree(str(stale), ignore_errors=True)
     LOG.info("extracting %s into %s", ", ".join(a.name for a in archives), target)
     with atomic_directory(target) as scratch:
         if unpack is None:

@@ -25,6 +25,7 @@ from stt_tasks.fsio import (
     atomic_output,
     file_fingerprint,
     json_text,
+    remove_path,
     temporary_sibling,
     write_text_atomic,
     write_text_if_changed,
@@ -198,10 +199,7 @@ def _remove_leftovers(paths: LmPaths) -> None:
     )
     for leftover in leftovers:
         LOG.info("removing %s, left by an interrupted run", leftover)
-        if leftover.is_dir():
-            shutil.rmtree(leftover, ignore_errors=True)
-        else:
-            leftover.unlink()
+        remove_path(leftover)
 
 
 def _finished_language_model(marker: CompletionMarker, root: DataRoot) -> LanguageModelResult:

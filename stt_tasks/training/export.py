@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
 from stt_tasks.errors import BadInputError
-from stt_tasks.fsio import CompletionMarker, file_fingerprint, remove_stale_siblings, temporary_sibling
+from stt_tasks.fsio import CompletionMarker, atomic_path, file_fingerprint, remove_stale_siblings, temporary_sibling
 from stt_tasks.languages import LanguagePack
 from stt_tasks.layout import DataRoot
 from stt_tasks.progress import LOG
@@ -52,11 +52,9 @@ def metadata_file_name(pack: LanguagePack) -> str:
 
 def write_model_zip(zip_path: Path, members: List[Path]) -> None:
     """A zip of ``members`` at its root, as coqui's ``package_zip`` makes it, written atomically."""
-    tmp = temporary_sibling(zip_path)
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with atomic_path(zip_path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for member in members:
             archive.write(member, member.name)
-    tmp.replace(zip_path)
 
 
 def export(root: DataRoot, pack: LanguagePack, params: Mapping[str, Any], frozen_pb: bool = False,

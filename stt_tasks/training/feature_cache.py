@@ -10,12 +10,10 @@ beside its lockfile, and a cache without its ``.index`` is never read anyway).
 
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
+from stt_tasks.fsio import json_digest, remove_path
 from stt_tasks.layout import DataRoot
 from stt_tasks.progress import LOG
 
@@ -26,14 +24,7 @@ PREFIX = "features"
 
 def cache_key(depends_on: Mapping[str, Any]) -> str:
     """A short name for the inputs the cached features depend on."""
-    return hashlib.sha256(json.dumps(depends_on, sort_keys=True).encode("utf-8")).hexdigest()[:16]
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(str(path))
-    else:
-        path.unlink()
+    return json_digest(depends_on)[:16]
 
 
 def feature_cache_prefix(root: DataRoot, depends_on: Mapping[str, Any]) -> Path:
@@ -47,7 +38,7 @@ def feature_cache_prefix(root: DataRoot, depends_on: Mapping[str, Any]) -> Path:
         for other in sorted(base.iterdir()):
             if other != folder:
                 LOG.info("removing the feature cache %s: it was made from other training inputs", other)
-                _remove(other)
+                remove_path(other)
     folder.mkdir(parents=True, exist_ok=True)
     prefix = folder / PREFIX
     complete = Path(str(prefix) + ".index").is_file()
@@ -56,6 +47,6 @@ def feature_cache_prefix(root: DataRoot, depends_on: Mapping[str, Any]) -> Path:
         LOG.info("removing %d files of an unfinished feature cache in %s (left by an interrupted run)",
                  len(leftovers), folder)
         for path in leftovers:
-            _remove(path)
+            remove_path(path)
     LOG.info("feature cache %s (%s)", prefix, "complete: epochs read it" if complete else "written by the first epoch")
     return prefix

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any, Dict
+
+from stt_tasks.fsio import write_json_atomic
 
 
 def run_search(settings: Dict[str, Any]) -> Dict[str, Any]:
@@ -76,10 +79,7 @@ def run_search(settings: Dict[str, Any]) -> Dict[str, Any]:
 def main() -> None:
     settings = json.loads(os.environ["STT_LM_SEARCH"])
     result = run_search(settings)
-    tmp = settings["output"] + ".tmp-{}".format(os.getpid())
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(result, handle, indent=2, sort_keys=True)
-    os.replace(tmp, settings["output"])
+    write_json_atomic(Path(settings["output"]), result)
     print("Best params: lm_alpha={} and lm_beta={} with WER={}".format(result["lm_alpha"], result["lm_beta"],
                                                                        result["wer"]), flush=True)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
 from stt_tasks.errors import NothingToDoError, StepError
-from stt_tasks.fsio import CompletionMarker, file_fingerprint, write_json_atomic
+from stt_tasks.fsio import CompletionMarker, file_fingerprint, json_digest, write_json_atomic
 from stt_tasks.layout import DataRoot
 from stt_tasks.progress import LOG
 from stt_tasks.training import checkpoints as ckpt
@@ -119,7 +119,4 @@ def optimize_lm(root: DataRoot, params: Mapping[str, Any], alphabet: Optional[Pa
 
 def hash_inputs(inputs: Mapping[str, Any]) -> int:
     """A stable 64-bit number for the inputs (Python's ``hash`` of a str changes between runs)."""
-    import hashlib
-
-    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big")
+    return int(json_digest(inputs)[:16], 16)

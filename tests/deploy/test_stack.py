@@ -98,6 +98,16 @@ class Stack:
         with urllib.request.urlopen(req, timeout=30) as response:
             return json.loads(response.read().decode() or "null")
 
+    def once_parsed(self, method: str, path: str, body: Optional[Dict[str, Any]] = None, timeout: float = 180) -> Any:
+        """``request`` about a DAG, repeated while the API answers 404 (the dag-processor has not parsed it yet)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.request(method, path, body)
+            except urllib.error.HTTPError as error:
+                assert error.code == 404 and time.monotonic() < deadline, error
+                time.sleep(3)
+
     def wait_healthy(self, timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -136,22 +146,9 @@ def stack(tmp_path_factory):
     stack.wait_healthy()
     print("\nstack up and healthy in {:.0f} s".format(time.monotonic() - started))
     stack.token = stack.request("POST", "/auth/token", {"username": "admin", "password": stack.password})["access_token"]
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            stack.request("PATCH", "/api/v2/dags/stt_fr_training", {"is_paused": False})
-            break
-        except urllib.error.HTTPError as error:
-            assert error.code == 404 and time.monotonic() < deadline, error
-            time.sleep(3)
+    stack.once_parsed("PATCH", "/api/v2/dags/stt_fr_training", {"is_paused": False})
     # paused at creation: no run but the tests' own (the watcher would queue one on the sample release)
-    while True:
-        try:
-            assert stack.request("GET", "/api/v2/dags/stt_fr_release_watcher")["is_paused"] is True
-            break
-        except urllib.error.HTTPError as error:
-            assert error.code == 404 and time.monotonic() < deadline, error
-            time.sleep(3)
+    assert stack.once_parsed("GET", "/api/v2/dags/stt_fr_release_watcher")["is_paused"] is True
     stack.data = data
     yield stack
     stack.run("down", "-v", check=False)
