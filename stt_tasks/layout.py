@@ -77,6 +77,31 @@ class DataRoot:
         """The export step's TFLite model."""
         return self.models / "output_graph.tflite"
 
+    @property
+    def tuned_scorer(self) -> Path:
+        """The optimize-lm step's scorer package: the lm step's LM with the tuned alpha/beta as defaults."""
+        return self.lm / "tuned" / "kenlm.scorer"
+
+    @property
+    def tuning(self) -> Path:
+        """The optimize-lm step's result: the best alpha/beta, their dev WER and every trial."""
+        return self.lm / "opt_lm.json"
+
+    @property
+    def training(self) -> Path:
+        """The train step's result: epochs, best checkpoint, the parameters the model was trained with."""
+        return self.checkpoints / "training.json"
+
+    @property
+    def test_summary(self) -> Path:
+        """The test step's WER/CER per CSV and overall, decoder settings and samples."""
+        return self.models / "test_summary.json"
+
+    @property
+    def test_output(self) -> Path:
+        """The test step's per-clip transcripts (coqui's test output file)."""
+        return self.models / "test_output.json"
+
     def given_input(self, value: Optional[str], option: str, default: Path) -> Optional[Path]:
         """The upstream artifact given as ``option``, or None when not given: the step then uses ``default``.
 
