@@ -1,8 +1,8 @@
 """The one typed table from our run parameters to coqui-stt-training 1.4.0 flags.
 
-``PARAMETER_FLAGS`` says, for every run parameter (``stt_tasks.parameters``), which coqui flags it sets,
-or why it sets none; :func:`parameter_flags` sets those that map one to one, :func:`train_flags` those the
-train step derives (feature cache path, augmentation, memory test, log level). ``COQUI_FLAG_TYPES``
+Each run parameter (``stt_tasks.parameters.PARAMETERS``) says which coqui flags it sets (``coqui``), or
+why it sets none (``note``); :func:`parameter_flags` sets those that map one to one, :func:`train_flags` those
+the train step derives (feature cache path, augmentation, memory test, log level). ``COQUI_FLAG_TYPES``
 lists every coqui flag any step emits with the type coqui's ``BaseSttConfig`` declares for it;
 :func:`render` refuses anything else, and a test in the CPU image checks this table against coqui's own
 Config, so a misspelt or mistyped flag fails in CI, not in a week-long training run. Pure Python:
@@ -11,10 +11,10 @@ importable without TensorFlow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Tuple, Union
+from typing import Any, Dict, List, Mapping, Union
 
 from stt_tasks.errors import BadInputError
+from stt_tasks.parameters import PARAMETERS
 
 FlagValue = Union[bool, int, float, str, List[str]]
 
@@ -88,71 +88,28 @@ COQUI_FLAG_TYPES: Dict[str, type] = {
 }
 
 
-@dataclass(frozen=True)
-class ParameterFlags:
-    """Which coqui flags a run parameter sets (none: ``note`` says where it is used instead)."""
-
-    parameter: str
-    flags: Tuple[str, ...]
-    note: str = ""
-    #: the flags are not the value itself: the train step derives them (:func:`train_flags`)
-    derived: bool = False
-
-
-#: Every run parameter, exactly once. A test checks this covers ``stt_tasks.parameters.PARAMETERS``.
-PARAMETER_FLAGS: Dict[str, ParameterFlags] = {
-    p.parameter: p
-    for p in [
-        ParameterFlags("batch_size", ("train_batch_size", "dev_batch_size", "test_batch_size")),
-        ParameterFlags("epochs", ("epochs",), "the train step passes the epochs still to run when resuming"),
-        ParameterFlags("learning_rate", ("learning_rate",)),
-        ParameterFlags("dropout", ("dropout_rate",), "coqui's dropout_rate2/3/6 default to it"),
-        ParameterFlags("n_hidden", ("n_hidden",)),
-        # coqui's evaluate decodes with export_beam_width, and export embeds it: set both.
-        ParameterFlags("beam_width", ("beam_width", "export_beam_width")),
-        ParameterFlags("lm_alpha", ("lm_alpha",)),
-        ParameterFlags("lm_beta", ("lm_beta",)),
-        ParameterFlags("amp", ("automatic_mixed_precision",), "refused on TensorFlow 2 images"),
-        ParameterFlags("train_cudnn", ("train_cudnn",), "refused on TensorFlow 2 images"),
-        ParameterFlags("early_stop", ("early_stop",)),
-        ParameterFlags("feature_cache", ("feature_cache",), "true: a cache path under tmp/feature_cache/ named by "
-                       "the train CSVs, alphabet and augmentation (the train step's)", derived=True),
-        ParameterFlags("enable_augments", ("augment", "cache_for_epochs"), "switches the two below on", derived=True),
-        ParameterFlags("augmentation_arguments", ("augment",), "one argument per spec, with enable_augments",
-                       derived=True),
-        ParameterFlags("cache_for_epochs", ("cache_for_epochs",), "with enable_augments and feature_cache",
-                       derived=True),
-        # coqui's own test hangs at exit (STT#2195) and writes the feature cache from its 3 batches only.
-        ParameterFlags("skip_batch_test", ("skip_batch_test",), "always true for coqui: when false, the train "
-                       "step runs the same memory test as a separate short training", derived=True),
-        ParameterFlags("log_level", ("log_level",), "also TF_CPP_MIN_LOG_LEVEL; the train step passes coqui at "
-                       "most 1: its INFO lines carry the per-epoch losses", derived=True),
-        ParameterFlags("lm_top_k", (), "LM step: vocabulary size of the scorer"),
-        ParameterFlags("lm_add_excluded_max_sec", (), "LM step: the importers' too-long transcripts join the LM text"),
-        ParameterFlags("english_compatible", (), "importers and alphabet step"),
-        ParameterFlags("duplicate_sentence_count", (), "Common Voice importer"),
-        ParameterFlags(
-            "lm_evaluate_range", (), "optimize-lm step: our own Optuna search (float ranges, SQLite study)"
-        ),
-    ]
-}
-
-
 class FlagError(ValueError):
     """A flag coqui 1.4.0 does not have, or a value of the wrong type."""
 
 
 def parameter_flags(params: Mapping[str, Any]) -> Dict[str, FlagValue]:
-    """The coqui flags set by the given run parameters (those absent from ``params`` are skipped)."""
+    """The coqui flags set one to one by the given run parameters (``Parameter.coqui``)."""
     flags: Dict[str, FlagValue] = {}
     for name, value in params.items():
-        if name not in PARAMETER_FLAGS:
-            raise FlagError("run parameter {!r} is not in stt_tasks.training.flags.PARAMETER_FLAGS".format(name))
-        if PARAMETER_FLAGS[name].derived:
+        if name not in PARAMETERS:
+            raise FlagError("run parameter {!r} is not in stt_tasks.parameters.PARAMETERS".format(name))
+        if PARAMETERS[name].derived:
             raise FlagError("run parameter {!r} does not map to its flags one to one: use train_flags".format(name))
-        for flag in PARAMETER_FLAGS[name].flags:
+        for flag in PARAMETERS[name].coqui:
             flags[flag] = value
     return flags
+
+
+def direct_flags(params: Mapping[str, Any]) -> Dict[str, FlagValue]:
+    """The coqui flags of every parameter in ``params`` that sets its flags one to one (a step passes all
+    its parameters: one added to the step's table entry with ``coqui`` flags reaches coqui with no other edit)."""
+    return parameter_flags({name: value for name, value in params.items()
+                            if name in PARAMETERS and PARAMETERS[name].coqui and not PARAMETERS[name].derived})
 
 
 #: The largest --log_level the train step passes coqui: it records losses from coqui's INFO lines.
