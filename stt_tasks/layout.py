@@ -102,10 +102,10 @@ class DataRoot:
         """The test step's per-clip transcripts (coqui's test output file)."""
         return self.models / "test_output.json"
 
-    def given_input(self, value: Optional[str], option: str, default: Path) -> Optional[Path]:
-        """The upstream artifact given as ``option``, or None when not given: the step then uses ``default``.
+    def given_input(self, value: Optional[str], option: str, default: object) -> Optional[Path]:
+        """The upstream artifact given as ``option``; None when given empty (the DAG passes it empty when no
+        upstream step produced it: the step goes without). ``default`` is what leaving the option out gives.
 
-        Empty counts as not given: the DAG renders it when the upstream task left no result (skipped).
         A given file must exist, under the data root: the only folder a step's container sees.
         """
         if not value:

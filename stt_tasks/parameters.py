@@ -137,10 +137,9 @@ class Parameter:
         value = self.parse(self.default)
         if self.multiple:
             return value or None
-        if isinstance(value, (tuple, list)):
-            return self.default  # a string parsed into parts (decoder range, augmentation specs): keep its text
-        if self.schema.get("enum") and self.default in self.schema["enum"]:
-            return self.default
+        named = value is None and self.default and self.default in self.schema.get("enum", ())
+        if isinstance(value, (tuple, list)) or named:
+            return self.default  # text parsed into parts (decoder range, specs) or a named choice ("auto")
         return value
 
     def render(self, value: Any) -> List[str]:

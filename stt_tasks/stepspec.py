@@ -32,9 +32,15 @@ class Option:
     required: bool = False
     metavar: Optional[str] = None
 
+    @property
+    def dest(self) -> str:
+        """The option's Python name (argparse's: the first long flag, ``-`` as ``_``)."""
+        long = [flag for flag in self.flags if flag.startswith("--")] or list(self.flags)
+        return long[0].lstrip("-").replace("-", "_")
+
     def add_to(self, parser: argparse.ArgumentParser) -> None:
         """Declare the option on ``parser``."""
-        settings: Dict[str, Any] = {"help": self.help, "default": self.default}
+        settings: Dict[str, Any] = {"help": self.help.replace("%", "%%"), "default": self.default, "dest": self.dest}
         if self.action:
             settings["action"] = self.action
         else:
@@ -85,13 +91,12 @@ StepFunction = Callable[[StepCall], Dict[str, Any]]
 
 @dataclass(frozen=True)
 class StepSpec:
-    """One step of the pipeline."""
+    """One step of the pipeline (one task of the training DAG, or a CLI tool with ``in_dag`` off)."""
 
     #: the CLI name (``optimize-lm``); the DAG's task id is it with ``_`` for ``-``
     name: str
     help: str
-    #: ``module:function`` taking a :class:`StepCall`, imported when the step runs (the CLI stays light)
-    function: str
+    function: StepFunction
     parameters: Tuple[str, ...] = ()
     options: Tuple[Option, ...] = ()
     inputs: Tuple[Input, ...] = ()
@@ -102,21 +107,32 @@ class StepSpec:
     downloads_with: str = ""
     #: run parameter that must be non-empty for the step to run; the DAG skips it otherwise
     runs_if: str = ""
+    #: (list run parameter, value): the DAG runs the step only when the list holds the value
+    runs_if_listed: Tuple[str, str] = ("", "")
     #: Airflow trigger rule of its task
     trigger_rule: str = "all_success"
     #: a task of the training DAG (sample-corpus and params are CLI tools only)
     in_dag: bool = True
+    #: the CLI words before the options, when not the name alone (``import common-voice``)
+    words: Tuple[str, ...] = ()
+    #: the task id, when not the name with ``_`` for ``-``
+    id: str = ""
+    #: the DAG's task group (the importers run side by side in one)
+    group: str = ""
+    #: the stage ``stop_after`` names (the importers are one stage: ``import``)
+    stage_name: str = ""
+
+    @property
+    def command(self) -> Tuple[str, ...]:
+        return self.words or (self.name,)
 
     @property
     def task_id(self) -> str:
-        return self.name.replace("-", "_")
+        return self.id or self.name.replace("-", "_")
 
-    def load(self) -> StepFunction:
-        """The step's function."""
-        import importlib
-
-        module, _, attribute = self.function.partition(":")
-        return getattr(importlib.import_module(module), attribute)  # type: ignore[no-any-return]
+    @property
+    def stage(self) -> str:
+        return self.stage_name or self.task_id
 
 
 def first_produced(input_spec: Input, results: Mapping[str, Optional[Mapping[str, Any]]]) -> Optional[str]:

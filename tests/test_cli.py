@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from stt_tasks.cli import main
 from stt_tasks.errors import EXIT_BAD_INPUT, EXIT_NOTHING_TO_DO
 from stt_tasks.parameters import PARAMETERS, parse_evaluate_range
 from stt_tasks.training.augmentation import ORIGINAL_SPECS
@@ -42,6 +43,11 @@ def test_parameter_defaults_are_the_original_image_ones(step):
         "cache_for_epochs": 10,
         "skip_batch_test": True,
         "log_level": 1,
+        # the pipeline's own
+        "download": False,
+        "transfer_checkpoint": None,
+        "lm_texts": [],
+        "lm_memory": "85%",
     }
 
 
@@ -67,11 +73,36 @@ def test_bad_parameter_values_exit_2_with_the_reason(step, option, value, messag
     assert run.returncode == EXIT_BAD_INPUT and message in run.stderr and run.stdout == ""
 
 
-def test_every_parameter_has_an_env_variable_and_option():
-    for name, parameter in PARAMETERS.items():
-        assert parameter.env == name.upper()
-        assert parameter.option == "--" + name.replace("_", "-")
-        parameter.parse(parameter.default)
+#: A valid value other than the default, as typed on the command line and as the step then holds it.
+OTHER_VALUES = {
+    "batch_size": ("8", 8), "epochs": ("3", 3), "learning_rate": ("0.001", 0.001), "dropout": ("0.25", 0.25),
+    "n_hidden": ("100", 100), "beam_width": ("20", 20), "lm_alpha": ("0.5", 0.5), "lm_beta": ("1.5", 1.5),
+    "lm_top_k": ("1000", 1000), "lm_add_excluded_max_sec": ("1", True), "amp": ("1", True),
+    "train_cudnn": ("0", False), "early_stop": ("0", False), "english_compatible": ("1", True),
+    "lm_evaluate_range": ("2,3,4", [2.0, 3.0, 4]), "feature_cache": ("0", False), "enable_augments": ("1", True),
+    "augmentation_arguments": ("volume[p=0.5,dbfs=-10:-40]", ["volume[p=0.5,dbfs=-10:-40]"]),
+    "cache_for_epochs": ("2", 2), "skip_batch_test": ("0", False), "log_level": ("3", 3),
+    "duplicate_sentence_count": ("4", 4), "download": ("1", True), "transfer_checkpoint": ("/ckpt", "/ckpt"),
+    "lm_texts": ("sources/a.txt", ["sources/a.txt"]), "lm_memory": ("2G", "2G"),
+}
+
+
+def printed_parameters(capsys, *argv):
+    assert main(["params"] + list(argv)) == 0
+    return json.loads(capsys.readouterr().out)["parameters"]
+
+
+def test_every_parameter_is_set_by_its_option_and_the_original_ones_by_their_variable(capsys, monkeypatch):
+    assert set(OTHER_VALUES) == set(PARAMETERS)
+    for name, (text, value) in OTHER_VALUES.items():
+        option = PARAMETERS[name].option
+        assert json.loads(json.dumps(printed_parameters(capsys, "{}={}".format(option, text))[name])) == value, option
+        if PARAMETERS[name].env:
+            monkeypatch.setenv(PARAMETERS[name].env, text)
+            assert json.loads(json.dumps(printed_parameters(capsys)[name])) == value, PARAMETERS[name].env
+            monkeypatch.delenv(PARAMETERS[name].env)
+    originals = [p for p in PARAMETERS.values() if p.env and not p.env.startswith("STT_")]
+    assert all(p.env == p.name.upper() for p in originals) and len(originals) == 22
 
 
 def test_evaluate_range_parser():

@@ -1,7 +1,8 @@
 """``SttStepOperator``: a DockerOperator that only fills in the pipeline's conventions.
 
-Image and Docker engine by step kind, the data root bind-mounted at ``/mnt``, the optional
-read-only transfer checkpoint, uid 999, no network except for downloads, GPU requests only when
+The command line rendered from the step's table entry, the run's params and the upstream results;
+image and Docker engine by step kind, the data root bind-mounted at ``/mnt``, the parameters that
+name host folders (a transfer checkpoint) mounted read-only, uid 999, no network except for downloads, GPU requests only when
 enabled, a container name unique per run and try (and labels naming the run, task and try), the
 "nothing to do" exit code as a skip, and the step's last output line (a JSON object) returned as a
 dict XCom. Before it starts, the containers of earlier tries of the same task in the same run are
@@ -15,7 +16,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from docker.errors import NotFound
 from docker.types import DeviceRequest, Mount, Ulimit
@@ -24,13 +25,14 @@ from airflow.providers.docker.exceptions import DockerContainerFailedException
 from airflow.providers.docker.operators.docker import DockerOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 from stt_pipeline import deployment
-from stt_pipeline.pipeline_steps import DOWNLOAD, RETRY_BACKOFF, TRAINING, after_stop, limits_of
+from stt_pipeline.pipeline_steps import RETRY_BACKOFF, limits_of
+from stt_tasks.parameters import PARAMETERS
+from stt_tasks.stepspec import DOWNLOAD, TRAINING, StepSpec
+from stt_tasks.steps import DATA_MOUNT, command_line, producers, skip_reason, task_id_of
 
 #: stt_tasks' exit codes (stt_tasks.errors): an optional input is absent; an input is wrong.
 EXIT_NOTHING_TO_DO = 99
 EXIT_BAD_INPUT = 2
-DATA_MOUNT = "/mnt"
-TRANSFER_MOUNT = "/transfer-checkpoint"
 CONTAINER_USER = "999:999"
 _NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]+")
 
@@ -64,15 +66,20 @@ class ContainerPlan:
     ulimits: List[Ulimit] = field(default_factory=list)
 
 
-def plan_container(kind: str, transfer_checkpoint: Optional[str]) -> ContainerPlan:
-    """The container of a step of ``kind``, from the deployment settings."""
+def read_only_binds(step: StepSpec, params: Mapping[str, Any]) -> List[Tuple[str, str]]:
+    """(host path, container path) of the run parameters of ``step`` that are mounted (a transfer checkpoint)."""
+    return [(str(params[name]), PARAMETERS[name].mount) for name in step.parameters
+            if PARAMETERS[name].mount and params.get(name)]
+
+
+def plan_container(kind: str, binds: Sequence[Tuple[str, str]] = ()) -> ContainerPlan:
+    """The container of a step of ``kind`` with ``binds`` mounted read-only, from the deployment settings."""
     gpu = kind == TRAINING and deployment.flag("stt_gpu_enabled")
     docker_url = deployment.setting("stt_docker_url")
     if gpu:
         docker_url = deployment.setting("stt_gpu_docker_url") or docker_url
     mounts = [Mount(target=DATA_MOUNT, source=deployment.setting("stt_host_data_dir"), type="bind")]
-    if kind == TRAINING and transfer_checkpoint:
-        mounts.append(Mount(target=TRANSFER_MOUNT, source=transfer_checkpoint, type="bind", read_only=True))
+    mounts += [Mount(target=target, source=source, type="bind", read_only=True) for source, target in binds]
     plan = ContainerPlan(
         image=deployment.setting("stt_gpu_image" if gpu else "stt_cpu_image"),
         docker_url=docker_url,
@@ -89,35 +96,29 @@ def plan_container(kind: str, transfer_checkpoint: Optional[str]) -> ContainerPl
 
 
 class SttStepOperator(DockerOperator):
-    """Run ``python -m stt_tasks <step> ...`` in the pipeline's image for ``kind``.
+    """Run one step of the table (``python -m stt_tasks <step> ...``) in the pipeline's image for its kind.
 
-    :param step_arguments: the step's CLI (templated, item by item): step name, then options.
-    :param kind: ``cpu``, ``training`` or ``download`` (see :mod:`stt_pipeline.pipeline_steps`).
-    :param corpus: for import tasks, the corpus name: skipped when not in the run's ``corpora``.
-    :param downloads_with: boolean run parameter that makes the step download: when true the step
-        runs as a ``download`` step (with a network); its limits are always the download kind's.
+    :param step: the step's table entry (``stt_tasks.steps``): its CLI, parameters, inputs, kind, skip rules.
+    :param language: the language pack the step runs with.
+
+    The command line is rendered in :meth:`execute` from the entry, the run's params and the upstream
+    steps' results (XCom), not by templates.
     """
 
-    def __init__(
-        self,
-        *,
-        step_arguments: Sequence[str],
-        kind: str,
-        corpus: Optional[str] = None,
-        path_lists: Sequence[Tuple[str, str]] = (),
-        downloads_with: str = "",
-        **kwargs: Any,
-    ) -> None:
-        limits = limits_of(kind, may_download=bool(downloads_with))
+    def __init__(self, *, step: StepSpec, language: str, **kwargs: Any) -> None:
+        limits = limits_of(step.kind, may_download=bool(step.downloads_with))
+        kwargs.setdefault("task_id", step.task_id)
+        kwargs.setdefault("trigger_rule", step.trigger_rule)
         kwargs.setdefault("execution_timeout", limits.execution_timeout)
         kwargs.setdefault("retries", limits.retries)
         override = deployment.retry_delay_override()
         kwargs.setdefault("retry_delay", limits.retry_delay if override is None else override)
         kwargs.setdefault("max_retry_delay", limits.max_retry_delay)
         kwargs.setdefault("retry_exponential_backoff", RETRY_BACKOFF)
+        kwargs.setdefault("doc_md", step.help)
         super().__init__(
             image=deployment.DEFAULTS["stt_cpu_image"],
-            command=list(step_arguments),
+            command=list(step.command),
             user=CONTAINER_USER,
             network_mode="none",
             auto_remove="success",
@@ -130,37 +131,27 @@ class SttStepOperator(DockerOperator):
             environment={"PYTHONUNBUFFERED": "1"},
             **kwargs,
         )
-        self.kind = kind
-        self.corpus = corpus
-        self.path_lists = tuple(path_lists)
-        self.downloads_with = downloads_with
+        self.step = step
+        self.language = language
 
-    def _skip_reason(self, params: Dict[str, Any]) -> Optional[str]:
-        if after_stop(self.task_id, params.get("stop_after") or ""):
-            return "the run stops after {!r}".format(params["stop_after"])
-        if self.corpus is not None and self.corpus not in (params.get("corpora") or []):
-            return "corpus {!r} is not in this run's corpora".format(self.corpus)
-        if self.task_id == "optimize_lm" and not params.get("lm_evaluate_range"):
-            return "no lm_evaluate_range: decoder tuning not asked for"
-        return None
+    def command_for(self, params: Mapping[str, Any], ti: Any) -> List[str]:
+        """The step's argv for this run: its parameters, and its inputs from the upstream results (XCom)."""
+        results = {name: ti.xcom_pull(task_ids=task_id_of(name)) for name in producers(self.step)}
+        return command_line(self.step, self.language, params, results)
 
-    def run_kind(self, params: Dict[str, Any]) -> str:
+    def run_kind(self, params: Mapping[str, Any]) -> str:
         """The kind this run's container is planned as: ``download`` when the step downloads."""
-        return DOWNLOAD if self.downloads_with and params.get(self.downloads_with) else self.kind
+        downloads = self.step.downloads_with
+        return DOWNLOAD if downloads and params.get(downloads) else self.step.kind
 
     def execute(self, context: Any) -> Dict[str, Any]:
         params = context["params"]
-        reason = self._skip_reason(params)
+        reason = skip_reason(self.step, params)
         if reason:
             raise AirflowSkipException(reason)
-        kind = self.run_kind(params)
-        # An option rendered empty (a flag turned off by a parameter) is dropped, not passed as ''.
-        self.command = [argument for argument in self.command if argument != ""]
-        for option, name in self.path_lists:
-            paths = params.get(name) or []
-            if paths:
-                self.command += [option] + ["{}/{}".format(DATA_MOUNT, p) for p in paths]
-        plan = plan_container(kind, params.get("transfer_checkpoint"))
+        ti = context["ti"]
+        self.command = self.command_for(params, ti)
+        plan = plan_container(self.run_kind(params), read_only_binds(self.step, params))
         self.image = plan.image
         self.docker_url = plan.docker_url
         self.network_mode = plan.network_mode
@@ -172,7 +163,6 @@ class SttStepOperator(DockerOperator):
             self.auto_remove = deployment.auto_remove()
         except ValueError as error:
             raise AirflowFailException(str(error)) from error
-        ti = context["ti"]
         self.container_name = container_name(ti.dag_id, ti.task_id, ti.run_id, ti.try_number)
         self.labels = container_labels(ti.dag_id, ti.task_id, ti.run_id, ti.try_number)
         self.remove_earlier_tries()

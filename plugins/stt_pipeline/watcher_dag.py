@@ -16,7 +16,8 @@ from typing import Any, Dict, Optional
 from airflow.sdk import DAG, Variable, task
 from airflow.sdk.exceptions import AirflowSkipException
 from stt_pipeline import deployment
-from stt_pipeline.pipeline_steps import import_task_id
+from stt_tasks.importers.registry import corpora
+from stt_tasks.steps import import_step
 from stt_pipeline.release_watcher import (
     decide,
     fetch_metadata,
@@ -85,10 +86,12 @@ def record_release_task(language: str):
     It runs only when every step before it succeeded (a partial ``stop_after`` run skips it), so a
     failed run leaves the release to be scheduled again by the watcher.
     """
+    cv = import_step(corpora()["common-voice"])
+    common_voice_task = "{}.{}".format(cv.group, cv.task_id)
 
     @task(task_id="record_release")
     def record_release(**context: Any) -> Optional[Dict[str, Any]]:
-        imported = context["ti"].xcom_pull(task_ids="importers." + import_task_id("common-voice"))
+        imported = context["ti"].xcom_pull(task_ids=common_voice_task)
         triggering = context["triggering_asset_events"]
         events = [event.extra or {} for event in triggering.get(release_asset(language), [])]
         state = trained_state(_read_state(language), imported, events)

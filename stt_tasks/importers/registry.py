@@ -214,3 +214,45 @@ def unpacked(
     custom = (lambda scratch: unpack(archives, scratch)) if unpack else None
     root = unpack_once(archives, target, custom)
     return root, {"archives": archive_identity(archives)}
+
+
+# --- TEMPORARY shim until the self-registering corpora land (replaced on merge) ---
+from stt_tasks.stepspec import Option  # noqa: E402
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    name: str
+    parameters: Tuple[str, ...]
+    options: Tuple[Option, ...]
+    downloadable: bool
+    run: Callable[..., Dict[str, Any]]
+
+
+def _shim_run(name: str) -> Callable[..., Dict[str, Any]]:
+    def run(root: DataRoot, pack: LanguagePack, arguments: Mapping[str, Any]) -> Dict[str, Any]:
+        if name == "common-voice":
+            from stt_tasks.importers.common_voice import prepare_common_voice
+
+            return prepare_common_voice(root, pack, english_compatible=arguments["english_compatible"],
+                                        duplicate_sentence_count=arguments["duplicate_sentence_count"],
+                                        release=arguments["release"], sha256=arguments["sha256"],
+                                        strict=arguments["strict"], workers=arguments["workers"]).as_json()
+        return prepare_function(name)(root, pack, english_compatible=arguments["english_compatible"],
+                                      download=arguments["download"], workers=arguments["workers"],
+                                      mirror=arguments["mirror"]).as_json()
+    return run
+
+
+def corpora() -> Dict[str, CorpusSpec]:
+    workers = Option(("--workers",), "conversion processes (default: every core)", type=int)
+    cv = CorpusSpec("common-voice", ("english_compatible", "duplicate_sentence_count"), (
+        Option(("--release",), "Common Voice: tarball or folder name in sources/ (default newest)"),
+        Option(("--sha256",), "expected SHA-256 of the archive"),
+        Option(("--strict",), "refuse releases without a known SHA-256", action="store_true", default=False),
+        workers), False, _shim_run("common-voice"))
+    found = {"common-voice": cv}
+    for name in CORPUS_MODULES:
+        found[name] = CorpusSpec(name, ("english_compatible", "download"), (
+            Option(("--mirror",), "download from this base URL instead"), workers), True, _shim_run(name))
+    return found

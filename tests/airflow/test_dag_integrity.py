@@ -76,9 +76,18 @@ def test_every_original_parameter_is_a_documented_param(dagbag):
     for name, parameter in PARAMETERS.items():
         assert name in params
         assert params.get_param(name).value == parameter.typed_default()
-        assert parameter.env in params.get_param(name).description
+        if parameter.env and not parameter.env.startswith("STT_"):
+            assert "(original {})".format(parameter.env) in params.get_param(name).description
     for name in ("corpora", "download", "transfer_checkpoint", "stop_after", "lm_texts", "lm_memory"):
         assert params.get_param(name).description
+
+
+def test_the_defaults_validate_as_they_are(dagbag):
+    """What the trigger form submits untouched: every default valid, optional ones empty (null)."""
+    validated = dagbag.dags["stt_fr_training"].params.validate()
+    assert validated["lm_evaluate_range"] is None and validated["stop_after"] is None
+    assert validated["lm_texts"] is None and validated["transfer_checkpoint"] is None
+    assert validated["corpora"][0] == "common-voice" and len(validated["corpora"]) == 7
 
 
 @pytest.mark.parametrize(
@@ -141,6 +150,13 @@ def test_good_values_are_accepted(dagbag):
     params["train_cudnn"] = False
     params["download"] = True
     params["dropout"] = 0.25
+    params["lm_texts"] = ["sources/extra.txt.xz"]
+    validated = params.validate()
+    assert (validated["lm_evaluate_range"], validated["corpora"], validated["stop_after"]) == (
+        "5,5,600", ["common-voice", "mls"], "alphabet")
+    assert validated["transfer_checkpoint"] is None and validated["train_cudnn"] is False
+    assert validated["download"] is True and validated["dropout"] == 0.25
+    assert validated["lm_texts"] == ["sources/extra.txt.xz"]
 
 
 def test_watcher_emits_the_training_dags_asset(dagbag):

@@ -7,8 +7,9 @@ import uuid
 
 import pytest
 
-from stt_pipeline.pipeline_steps import after_stop
-from stt_pipeline.step_operator import SttStepOperator, container_labels, container_name, parse_result, plan_container
+from stt_pipeline.step_operator import (SttStepOperator, container_labels, container_name, parse_result, plan_container,
+                                        read_only_binds)
+from stt_tasks.steps import find
 from tests.image_runner import IMAGE, needs_image, writable_dir
 
 
@@ -24,7 +25,7 @@ def deployment_env(monkeypatch, tmp_path):
 
 
 def test_cpu_step(deployment_env):
-    plan = plan_container("cpu", transfer_checkpoint="/ignored/for/cpu")
+    plan = plan_container("cpu")
     assert plan.image == "stt-tasks-cpu" and plan.network_mode == "none"
     assert plan.docker_url == "tcp://docker-proxy:2375"
     assert [(m["Target"], m["Source"], m["Type"], m.get("ReadOnly", False)) for m in plan.mounts] == [
@@ -35,16 +36,24 @@ def test_cpu_step(deployment_env):
 
 def test_training_without_gpu(deployment_env, monkeypatch):
     monkeypatch.setenv("STT_GPU_ENABLED", "false")
-    plan = plan_container("training", transfer_checkpoint="/srv/en-checkpoint")
+    plan = plan_container("training", [("/srv/en-checkpoint", "/transfer-checkpoint")])
     assert plan.image == "stt-tasks-cpu" and plan.device_requests is None and plan.ulimits == []
     assert plan.shm_size == "8g"
     transfer = plan.mounts[1]
     assert (transfer["Target"], transfer["Source"], transfer["ReadOnly"]) == ("/transfer-checkpoint", "/srv/en-checkpoint", True)
 
 
+def test_only_the_mounted_parameters_of_the_step_are_bound(dagbag):
+    tasks = dagbag.dags["stt_fr_training"]
+    params = {"transfer_checkpoint": "/srv/en-checkpoint"}
+    assert read_only_binds(tasks.get_task("train").step, params) == [("/srv/en-checkpoint", "/transfer-checkpoint")]
+    assert read_only_binds(tasks.get_task("train").step, {"transfer_checkpoint": None}) == []
+    assert read_only_binds(tasks.get_task("export").step, params) == []  # not a parameter of export
+
+
 def test_training_with_gpu(deployment_env, monkeypatch):
     monkeypatch.setenv("STT_GPU_ENABLED", "1")
-    plan = plan_container("training", transfer_checkpoint=None)
+    plan = plan_container("training")
     assert plan.image == "stt-tasks-gpu:test" and plan.docker_url == "ssh://gpu-box"
     assert plan.device_requests[0]["Capabilities"] == [["gpu"]] and plan.device_requests[0]["Count"] == -1
     assert {u["Name"] for u in plan.ulimits} == {"memlock", "stack"}
@@ -52,7 +61,7 @@ def test_training_with_gpu(deployment_env, monkeypatch):
 
 
 def test_download_steps_get_a_network(deployment_env):
-    assert plan_container("download", None).network_mode == "bridge"
+    assert plan_container("download").network_mode == "bridge"
 
 
 def test_container_names_are_docker_safe_and_unique_per_try():
@@ -81,25 +90,8 @@ def test_result_parsing():
         parse_result(None, "train")
 
 
-def test_stop_after_stages():
-    assert not after_stop("importers.mls", "import")
-    assert after_stop("alphabet", "import")
-    assert not after_stop("alphabet", "alphabet") and after_stop("lm", "alphabet")
-    assert not after_stop("report", "")
-
-
-def test_skip_reasons():
-    operator = SttStepOperator(task_id="importers.mls", step_arguments=["import", "mls"], kind="cpu", corpus="mls")
-    assert "not in this run's corpora" in operator._skip_reason({"corpora": ["common-voice"], "stop_after": ""})
-    assert operator._skip_reason({"corpora": ["mls"], "stop_after": ""}) is None
-    tuning = SttStepOperator(task_id="optimize_lm", step_arguments=["optimize-lm"], kind="training")
-    assert "lm_evaluate_range" in tuning._skip_reason({"lm_evaluate_range": "", "stop_after": ""})
-    assert tuning._skip_reason({"lm_evaluate_range": "5,5,60", "stop_after": ""}) is None
-    assert "stops after" in tuning._skip_reason({"lm_evaluate_range": "5,5,60", "stop_after": "train"})
-
-
 class _FakeTaskInstance:
-    """Stands in for the task instance in a template: returns an upstream task's result (None: skipped)."""
+    """Stands in for the task instance: returns an upstream task's result by task id (None: skipped)."""
 
     def __init__(self, results):
         self.results = results
@@ -108,36 +100,48 @@ class _FakeTaskInstance:
         return self.results.get(task_ids)
 
 
-#: What the upstream steps return (their JSON result lines), as far as later steps read them.
+def test_a_skipped_step_never_reaches_docker(dagbag):
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    dag = dagbag.dags["stt_fr_training"]
+    cases = [("importers.mls", {"corpora": ["common-voice"]}, "not in this run's corpora"),
+             ("optimize_lm", {"lm_evaluate_range": None}, "lm_evaluate_range"),
+             ("optimize_lm", {"lm_evaluate_range": "5,5,60", "stop_after": "train"}, "stops after 'train'")]
+    for task_id, conf, reason in cases:
+        params = dict(dag.params.dump(), **conf)
+        with pytest.raises(AirflowSkipException, match=reason):
+            dag.get_task(task_id).execute({"params": params, "ti": _FakeTaskInstance({})})
+
+
+#: What the upstream steps return (their JSON result lines), by task id.
 UPSTREAM_RESULTS = {
     "alphabet": {"alphabet": "/mnt/models/alphabet.txt"},
     "lm": {"scorer": "/mnt/lm/kenlm.scorer", "lm_binary": "/mnt/lm/lm.binary"},
+    "optimize_lm": None,  # skipped: no lm_evaluate_range
+    "train": {"training": "/mnt/checkpoints/training.json"},
+    "test": {"summary": "/mnt/models/test_summary.json", "test_output": "/mnt/models/test_output.json"},
     "export": {"model": "/mnt/models/output_graph.tflite", "zip": "/mnt/models/fr-fr.zip"},
 }
 
 
-def test_templated_command_renders_run_parameters(dagbag):
-    from stt_tasks.parameters import PARAMETERS
-
-    task = dagbag.dags["stt_fr_training"].get_task("train")
-    params = {name: parameter.typed_default() for name, parameter in PARAMETERS.items()}
-    params.update({"epochs": 3, "batch_size": 8, "amp": False})
-    rendered = task.render_template(task.command, {"params": params, "ti": _FakeTaskInstance(UPSTREAM_RESULTS)})
+def test_the_command_carries_the_run_parameters(dagbag):
+    dag = dagbag.dags["stt_fr_training"]
+    task = dag.get_task("train")
+    params = dict(dag.params.dump(), epochs=3, batch_size=8, amp=False, transfer_checkpoint="/srv/en")
+    rendered = task.command_for(params, _FakeTaskInstance(UPSTREAM_RESULTS))
     assert rendered[:5] == ["train", "--data-root", "/mnt", "--language", "fr"]
-    assert "--epochs=3" in rendered and "--amp=False" in rendered  # one argument each
+    assert "--epochs=3" in rendered and "--amp=0" in rendered  # one argument each
+    assert "--transfer-checkpoint=/transfer-checkpoint" in rendered  # the container's path of the mount
 
 
 def test_lm_command_carries_texts_memory_and_download(dagbag):
-    task = dagbag.dags["stt_fr_training"].get_task("lm")
-    ti = _FakeTaskInstance({"alphabet": {"alphabet": "/mnt/models/alphabet.txt"}})
-    from stt_tasks.parameters import PARAMETERS
-
-    params = {name: parameter.typed_default() for name, parameter in PARAMETERS.items()}
-    params.update({"lm_top_k": 1000, "lm_memory": "1G", "download": True})
-    rendered = task.render_template(task.command, {"ti": ti, "params": params})
-    assert "--memory=1G" in rendered and "--download" in rendered
+    dag = dagbag.dags["stt_fr_training"]
+    params = dict(dag.params.dump(), lm_top_k=1000, lm_memory="1G", download=True,
+                  lm_texts=["sources/a.txt.xz", "sources/b.txt"])
+    rendered = dag.get_task("lm").command_for(params, _FakeTaskInstance(UPSTREAM_RESULTS))
+    assert "--memory=1G" in rendered and "--download=1" in rendered and "--lm-top-k=1000" in rendered
+    assert rendered[rendered.index("--text"):][:3] == ["--text", "sources/a.txt.xz", "sources/b.txt"]
     assert "--alphabet=/mnt/models/alphabet.txt" in rendered  # from the upstream XCom
-    assert task.path_lists == (("--text", "lm_texts"),)  # appended at run time, one path per value
 
 
 @pytest.mark.parametrize("task_id,inputs", [
@@ -145,34 +149,37 @@ def test_lm_command_carries_texts_memory_and_download(dagbag):
     ("optimize_lm", ["--alphabet=/mnt/models/alphabet.txt", "--scorer=/mnt/lm/kenlm.scorer"]),
     ("test", ["--alphabet=/mnt/models/alphabet.txt", "--scorer=/mnt/lm/kenlm.scorer"]),
     ("export", ["--alphabet=/mnt/models/alphabet.txt", "--scorer=/mnt/lm/kenlm.scorer"]),
-    ("transcribe", ["--model=/mnt/models/output_graph.tflite", "--scorer=/mnt/lm/kenlm.scorer"]),
+    ("transcribe", ["--model=/mnt/models/output_graph.tflite", "--scorer=/mnt/lm/kenlm.scorer",
+                    "--test-summary=/mnt/models/test_summary.json"]),
     ("package", ["--model=/mnt/models/output_graph.tflite", "--alphabet=/mnt/models/alphabet.txt",
-                 "--scorer=/mnt/lm/kenlm.scorer"]),
+                 "--scorer=/mnt/lm/kenlm.scorer", "--model-zip=/mnt/models/fr-fr.zip",
+                 "--test-summary=/mnt/models/test_summary.json", "--training=/mnt/checkpoints/training.json",
+                 "--tuning="]),
+    ("report", ["--test-summary=/mnt/models/test_summary.json", "--test-output=/mnt/models/test_output.json",
+                "--training=/mnt/checkpoints/training.json", "--tuning="]),
 ])
 def test_steps_get_their_inputs_from_upstream_results(dagbag, task_id, inputs):
     dag = dagbag.dags["stt_fr_training"]
     task = dag.get_task(task_id)
-    rendered = task.render_template(task.command, {"params": dag.params.dump(), "ti": _FakeTaskInstance(UPSTREAM_RESULTS)})
-    assert [argument for argument in rendered if argument.startswith(("--alphabet", "--scorer", "--model"))] == inputs
+    rendered = task.command_for(dag.params.dump(), _FakeTaskInstance(UPSTREAM_RESULTS))
+    names = tuple(i.option + "=" for i in task.step.inputs)
+    assert [argument for argument in rendered if argument.startswith(names)] == inputs
 
 
-def test_a_step_whose_upstream_left_no_result_renders_the_defaults(dagbag):
-    """stop_after skips a task in execute, after its command rendered: a skipped upstream has no result then."""
-    from stt_tasks.cli import build_parser
+def test_a_step_whose_upstream_left_no_result_goes_without(dagbag, tmp_path):
+    """Every task's command parses with the CLI; an input nobody produced is given empty: none."""
+    from stt_tasks.cli import build_parser, chosen_step, resolve_inputs
+    from stt_tasks.layout import DataRoot
 
     dag = dagbag.dags["stt_fr_training"]
-    params = dag.params.dump()  # lm_evaluate_range empty: "--lm-evaluate-range=" must still parse
+    root = DataRoot(tmp_path)
     for task in dag.tasks:
-        if task.task_id == "record_release" or task.task_id.startswith("importers."):
+        if task.task_id == "record_release":
             continue
-        rendered = task.render_template(task.command, {"params": params, "ti": _FakeTaskInstance({})})
-        # as the operator runs it: empty arguments dropped; the CLI reads "--alphabet=" as "the default"
-        args = build_parser().parse_args([argument for argument in rendered if argument != ""])
-        for name in getattr(args, "inputs", []):
-            assert getattr(args, name) == "", (task.task_id, name)
-    test = dag.get_task("test")
-    assert test.trigger_rule == "none_failed"  # runs (and skips itself) after a skipped optimize_lm
-    assert "stops after" in test._skip_reason({"stop_after": "alphabet"})
+        args = build_parser().parse_args(task.command_for(dag.params.dump(), _FakeTaskInstance({})))
+        assert chosen_step(args).task_id == task.step.task_id
+        assert set(resolve_inputs(task.step, args, root).values()) <= {None}, task.task_id
+    assert dag.get_task("test").trigger_rule == "none_failed"  # runs after a skipped optimize_lm
 
 
 def test_steps_that_download_get_a_network_only_when_the_run_downloads(dagbag):
@@ -191,10 +198,10 @@ def test_retry_delay_override(monkeypatch):
     from stt_pipeline.pipeline_steps import KINDS
 
     monkeypatch.delenv("STT_RETRY_DELAY_SECONDS", raising=False)
-    own = SttStepOperator(task_id="train", step_arguments=["train"], kind="training")
+    own = SttStepOperator(step=find("train"), language="fr")
     assert own.retry_delay == KINDS["training"].retry_delay and own.max_retry_delay == KINDS["training"].max_retry_delay
     monkeypatch.setenv("STT_RETRY_DELAY_SECONDS", "0")
-    immediate = SttStepOperator(task_id="train", step_arguments=["train"], kind="training")
+    immediate = SttStepOperator(step=find("train"), language="fr")
     assert immediate.retry_delay == timedelta(0)
 
 
@@ -252,8 +259,8 @@ def test_a_retry_removes_the_container_an_earlier_try_left_running(deployment_en
             labels = container_labels("stt_fr_training", "preflight", run, 1)
             label_args = [a for k, v in labels.items() for a in ("--label", "{}={}".format(k, v))]
             _docker("run", "-d", "--network", "none", *label_args, "--entrypoint", "sleep", IMAGE, "300")
-        operator = SttStepOperator(task_id="preflight", step_arguments=["params"], kind="cpu")
-        result = operator.execute({"params": {"stop_after": ""}, "ti": _RunningTaskInstance(run_id, 2)})
+        operator = SttStepOperator(step=find("params"), language="fr", task_id="preflight")
+        result = operator.execute({"params": {"stop_after": None}, "ti": _RunningTaskInstance(run_id, 2)})
         assert "parameters" in result
         assert _labelled("stt.run_id=" + run_id) == [container_name("stt_fr_training", "preflight", run_id, 2)]
         assert len(_labelled("stt.run_id=" + other_run)) == 1  # another run's container is not ours to stop

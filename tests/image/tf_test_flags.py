@@ -20,13 +20,7 @@ from coqui_stt_training.util.helpers import ValueRange  # noqa: E402
 
 from stt_tasks.parameters import PARAMETERS  # noqa: E402
 from stt_tasks.training.augmentation import AUGMENTATIONS, ORIGINAL_SPECS, REQUIRED, parse_specs  # noqa: E402
-from stt_tasks.training.flags import (  # noqa: E402
-    COQUI_FLAG_TYPES,
-    PARAMETER_FLAGS,
-    parameter_flags,
-    render,
-    train_flags,
-)
+from stt_tasks.training.flags import COQUI_FLAG_TYPES, direct_flags, render, train_flags  # noqa: E402
 
 COQUI_FIELDS = {f.name: f.type for f in dataclasses.fields(BaseSttConfig)}
 
@@ -50,9 +44,7 @@ class CoquiConfigTest(unittest.TestCase):
         # derived flags, then coqui's own argument parser.
         params = {name: p.parse(p.default) for name, p in PARAMETERS.items()}
         params["enable_augments"] = True
-        direct = {name: value for name, value in params.items()
-                  if value is not None and not PARAMETER_FLAGS[name].derived}
-        flags = parameter_flags(direct)
+        flags = direct_flags({name: value for name, value in params.items() if value is not None})
         with tempfile.TemporaryDirectory() as tmp:
             flags.update(train_flags(params, str(Path(tmp) / "features")))
             alphabet = Path(tmp) / "alphabet.txt"
