@@ -102,6 +102,49 @@ def test_pipeline_runs_as_far_as_it_exists(airflow_db, tmp_path, sample_release)
     trained = json.loads(Variable.get("stt_fr_last_release"))["trained"]
     archive = Path(sample_release["archive"])
     assert trained["release"] == archive.name and trained["size"] == archive.stat().st_size
+    tuned = json.loads(zip_scorer_defaults(data / "models" / "fr-fr.zip"))
+    assert tuned == [pytest.approx(v) for v in (xcom(xcoms, "optimize_lm")["lm_alpha"],
+                                                 xcom(xcoms, "optimize_lm")["lm_beta"])]
+
+    # The same run again, nothing changed (a re-triggered or rescheduled run): every step skips its work
+    # and no byte of any artifact changes; the released zip still carries the tuned decoder values.
+    before = digests(data)
+    started = time.monotonic()
+    again = dags_test(conf, data)
+    print("the same run again, nothing changed: {:.1f} s (first run {:.1f} s)".format(time.monotonic() - started,
+                                                                                       elapsed))
+    assert again.returncode == 0, again.stdout[-5000:]
+    state, xcoms = latest_xcoms("stt_fr_training")
+    assert state == "success"
+    redone = [task for task, value in xcoms.items() if isinstance(xcom(xcoms, task), dict)
+              and xcom(xcoms, task).get("skipped") is False]
+    assert redone == []
+    after = digests(data)
+    assert sorted(after) == sorted(before)
+    assert [name for name in after if after[name] != before[name]] == []
+    assert json.loads(zip_scorer_defaults(data / "models" / "fr-fr.zip")) == tuned
+
+
+def digests(directory: Path):
+    """sha256 of every file under ``directory`` (markers and reports included), by relative path."""
+    from stt_tasks.fsio import sha256_file
+
+    return {str(p.relative_to(directory)): sha256_file(p) for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def xcom(xcoms, task_id):
+    value = xcoms[task_id]
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def zip_scorer_defaults(model_zip: Path) -> str:
+    """The default alpha and beta of the scorer package inside the model zip, as JSON ``[alpha, beta]``."""
+    import zipfile
+
+    from stt_tasks.lm.scorer import read_defaults
+
+    with zipfile.ZipFile(str(model_zip)) as archive, archive.open("kenlm.scorer") as scorer:
+        return json.dumps(list(read_defaults(scorer.read(4096))))
 
 
 def larger_release(sample_archive: Path, destination: Path, copies: int) -> Path:
