@@ -2,6 +2,8 @@
 
 The recipe (datasets.md 6.2): a 4-gram with trigrams and 4-grams seen once pruned, filtered to the
 top-k vocabulary, stored as a quantised trie without vocabulary strings (what the scorer needs).
+The recipe is the constants below; :func:`recipe` and :func:`tools_identity` are what the lm step's
+completion marker records of it, so that changing a constant or the tools rebuilds the LM.
 ``lmplz`` reads the normalised text on its stdin while it is being produced, so estimating the LM
 overlaps with normalising the text. Tools are found in ``$KENLM_BIN`` or on ``PATH``
 (``scripts/build-kenlm.sh`` builds them from the ``kenlm`` source distribution on PyPI).
@@ -15,16 +17,21 @@ import shutil
 import subprocess
 import threading
 import time
+import types
 from pathlib import Path
-from typing import IO, Dict, List, Optional, Sequence
+from typing import IO, Any, Dict, List, Optional, Sequence, Type
 
 from stt_tasks.errors import StepError
-from stt_tasks.progress import LOG
+from stt_tasks.fsio import sha256_file
 
 TOOLS = ("lmplz", "filter", "build_binary")
 ORDER = 4
 #: ``--arpa_prune "0|0|1"``: keep every unigram and bigram, drop trigrams and 4-grams seen once.
 PRUNE = (0, 0, 1)
+#: Small corpora cannot estimate every discount; KenLM then needs permission to fall back.
+LMPLZ_ARGS = ("--discount_fallback",)
+#: ``filter single``: one filtered model, keeping the n-grams made only of vocabulary words.
+FILTER_MODE = "single"
 BINARY_ARGS = ("-a", "255", "-q", "8", "-v", "trie")
 _LOG_TAIL = 2000
 
@@ -54,6 +61,42 @@ def find_tools() -> Dict[str, Path]:
     return found
 
 
+def recipe() -> Dict[str, Any]:
+    """The recipe's constants as JSON values: what a marker records so that changing one rebuilds.
+
+    Read when called (not frozen at import), so the marker always holds what the tools are run with.
+    """
+    return {
+        "order": ORDER,
+        "prune": list(PRUNE),
+        "lmplz": list(LMPLZ_ARGS),
+        "filter": FILTER_MODE,
+        "build_binary": list(BINARY_ARGS),
+    }
+
+
+def tools_identity(tools: Dict[str, Path]) -> Dict[str, str]:
+    """SHA-256 of each tool's executable: KenLM's tools print no version, and another build of them
+    (a new KenLM release, other compiler flags such as ``KENLM_MAX_ORDER``) may write other bytes."""
+    return {name: sha256_file(path) for name, path in sorted(tools.items())}
+
+
+def lmplz_command(tool: Path, arpa: Path, work_dir: Path, memory: str) -> List[str]:
+    """``lmplz`` as the recipe runs it, reading text on its stdin (``--text FILE`` may be appended)."""
+    command = [str(tool), "--order", str(ORDER), "--memory", memory, "--temp_prefix", str(work_dir) + "/"]
+    return command + ["--prune"] + [str(p) for p in PRUNE] + list(LMPLZ_ARGS) + ["--arpa", str(arpa)]
+
+
+def filter_command(tool: Path, arpa: Path, filtered: Path) -> List[str]:
+    """``filter`` as the recipe runs it; the vocabulary comes on its stdin."""
+    return [str(tool), FILTER_MODE, "model:{}".format(arpa), str(filtered)]
+
+
+def build_binary_command(tool: Path, arpa: Path, binary: Path, work_dir: Path) -> List[str]:
+    """``build_binary`` as the recipe runs it."""
+    return [str(tool), "-T", str(work_dir) + "/"] + list(BINARY_ARGS) + [str(arpa), str(binary)]
+
+
 def _tail(log: Path) -> str:
     try:
         text = log.read_text(encoding="utf-8", errors="replace")
@@ -72,6 +115,7 @@ class Lmplz:
 
     A thread feeds lmplz's stdin from a small queue, so the caller never waits on the pipe: text
     keeps being prepared while lmplz reads, and lmplz keeps reading while the next text is prepared.
+    As a context manager it stops lmplz when the block fails (our own input failed).
     """
 
     QUEUED_BLOCKS = 4
@@ -79,10 +123,7 @@ class Lmplz:
     def __init__(self, tool: Path, arpa: Path, work_dir: Path, memory: str) -> None:
         self.log = work_dir / "lmplz.log"
         self._log_handle = open(self.log, "wb")
-        command = [str(tool), "--order", str(ORDER), "--memory", memory, "--temp_prefix", str(work_dir) + "/"]
-        command += ["--prune"] + [str(p) for p in PRUNE]
-        # Small corpora cannot estimate every discount; KenLM then needs permission to fall back.
-        command += ["--discount_fallback", "--arpa", str(arpa)]
+        command = lmplz_command(tool, arpa, work_dir, memory)
         self._started = time.monotonic()
         self._process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log_handle
@@ -91,6 +132,18 @@ class Lmplz:
         self._broken = False
         self._feeder = threading.Thread(target=self._feed, name="lmplz-stdin", daemon=True)
         self._feeder.start()
+
+    def __enter__(self) -> "Lmplz":
+        return self
+
+    def __exit__(
+        self,
+        kind: Optional[Type[BaseException]],
+        error: Optional[BaseException],
+        traceback: Optional[types.TracebackType],
+    ) -> None:
+        if kind is not None:
+            self.abort()
 
     def _feed(self) -> None:
         stdin: IO[bytes] = self._process.stdin  # type: ignore[assignment]
@@ -164,39 +217,9 @@ def _run(command: Sequence[str], log: Path, stdin: Optional[bytes] = None) -> fl
 def filter_arpa(tool: Path, arpa: Path, vocabulary: Sequence[str], filtered: Path, work_dir: Path) -> float:
     """Keep the n-grams made only of ``vocabulary`` words (the original's ``filter single``)."""
     words = "\n".join(vocabulary).encode("utf-8")
-    return _run([str(tool), "single", "model:{}".format(arpa), str(filtered)], work_dir / "filter.log", words)
+    return _run(filter_command(tool, arpa, filtered), work_dir / "filter.log", words)
 
 
 def build_binary(tool: Path, arpa: Path, binary: Path, work_dir: Path) -> float:
     """Quantised trie without vocabulary strings (``-v``), as the scorer package requires."""
-    command: List[str] = [str(tool), "-T", str(work_dir) + "/"] + list(BINARY_ARGS) + [str(arpa), str(binary)]
-    return _run(command, work_dir / "build_binary.log")
-
-
-def perplexity(binary: Path, sentences: Sequence[str]) -> Optional[Dict[str, float]]:
-    """Perplexity of ``sentences`` under the LM (Python ``kenlm`` module), or None without it.
-
-    Counts every word and each sentence end, as KenLM's own ``perplexity`` does per sentence.
-    """
-    if not sentences:
-        return None
-    try:
-        import kenlm  # type: ignore[import-not-found]
-    except ImportError:
-        LOG.warning("the kenlm Python module is not installed (pip install 'stt-tasks[lm]'): no dev perplexity")
-        return None
-    model = kenlm.Model(str(binary))
-    log10_total = 0.0
-    tokens = 0
-    oov = 0
-    for sentence in sentences:
-        log10_total += model.score(sentence, bos=True, eos=True)
-        words = sentence.split()
-        tokens += len(words) + 1
-        oov += sum(1 for word in words if word not in model)
-    return {
-        "perplexity": round(10.0 ** (-log10_total / tokens), 3),
-        "sentences": len(sentences),
-        "tokens": tokens,
-        "oov_words": oov,
-    }
+    return _run(build_binary_command(tool, arpa, binary, work_dir), work_dir / "build_binary.log")

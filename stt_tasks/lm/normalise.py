@@ -10,20 +10,28 @@ the LM never scores test sentences it was trained on.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import re
+import unicodedata
 from collections import Counter, deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Deque, Dict, FrozenSet, Iterable, List, Tuple
+from typing import Any, Callable, Deque, Dict, FrozenSet, Iterable, List, Mapping, Set, Tuple
 
 from stt_tasks.alphabet import find_csvs
 from stt_tasks.errors import BadInputError
-from stt_tasks.languages import LanguagePack, load_language
+from stt_tasks.fsio import json_digest
+from stt_tasks.languages import ENGLISH_ALPHABET, LanguagePack, load_language
+from stt_tasks.text.labels import LabelRules
 
 # KenLM refuses its own markers in training text; the original replaced them with a space.
 _RESERVED = re.compile(r"</?s>|<unk>", re.IGNORECASE)
 EVALUATION_SPLITS = ("dev", "test")
+#: Bumped when the code applying the rules (text/labels.py, :func:`normalise_block`,
+#: ``LanguagePack.validate_labels``) changes what it makes of a line. The rule tables themselves
+#: need no bump: :func:`rules_identity` records them.
+RULES_ENGINE_VERSION = 1
 
 
 @dataclass
@@ -36,6 +44,7 @@ class NormaliseStats:
     evaluation_removed: int = 0
 
     def add(self, other: "NormaliseStats") -> None:
+        """Count ``other``'s lines too (the too-long transcripts into the whole text's counts)."""
         for name in ("lines", "kept", "rejected", "evaluation_removed"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
@@ -53,25 +62,59 @@ def evaluation_transcripts(data_dir: Path, pack: LanguagePack, english_compatibl
     """Transcripts of every ``*dev.csv`` and ``*test.csv`` under ``data_dir``, normalised like LM text."""
     csvs = tuple(p for p in find_csvs(data_dir) if p.name.endswith(tuple(s + ".csv" for s in EVALUATION_SPLITS)))
     dev: List[str] = []
-    excluded = set()
+    excluded: Set[str] = set()
     for path in csvs:
-        try:
-            with open(path, encoding="utf-8", newline="") as handle:
-                reader = csv.DictReader(handle)
-                if not reader.fieldnames or "transcript" not in reader.fieldnames:
-                    raise BadInputError(
-                        "{}: no 'transcript' column. Re-run the importer that wrote it.".format(path)
-                    )
-                for row in reader:
-                    transcript = pack.validate_label(row["transcript"] or "", english_compatible)
-                    if transcript is None:
-                        continue
-                    excluded.add(transcript)
-                    if path.name.endswith("dev.csv"):
-                        dev.append(transcript)
-        except UnicodeDecodeError as error:
-            raise BadInputError("{}: not UTF-8 ({}). Re-run the importer that wrote it.".format(path, error))
+        transcripts = _valid_transcripts(path, pack, english_compatible)
+        excluded.update(transcripts)
+        if path.name.endswith("dev.csv"):
+            dev.extend(transcripts)
     return EvaluationTranscripts(dev=tuple(dev), excluded=frozenset(excluded), csvs=csvs)
+
+
+def _valid_transcripts(path: Path, pack: LanguagePack, english_compatible: bool) -> List[str]:
+    """The transcripts of one importer CSV that pass the label rules, normalised."""
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            if not reader.fieldnames or "transcript" not in reader.fieldnames:
+                raise BadInputError("{}: no 'transcript' column. Re-run the importer that wrote it.".format(path))
+            labels = [pack.validate_label(row["transcript"] or "", english_compatible) for row in reader]
+    except UnicodeDecodeError as error:
+        raise BadInputError("{}: not UTF-8 ({}). Re-run the importer that wrote it.".format(path, error))
+    return [label for label in labels if label is not None]
+
+
+def rules_identity(pack: LanguagePack, english_compatible: bool) -> Dict[str, Any]:
+    """What decides the normalised form of a line, for the lm step's marker: the pack's rule tables
+    (a digest), KenLM's reserved tokens, the Unicode database NFKC follows (it changes with Python) and
+    the engine's version; with ``english_compatible`` the ASCII tables too."""
+    identity: Dict[str, Any] = {
+        "language": pack.code,
+        "label_rules": json_digest(rule_tables(pack.rules)),
+        "reserved_tokens": _json_value(_RESERVED),
+        "unicode": unicodedata.unidata_version,
+        "engine": RULES_ENGINE_VERSION,
+        "english_compatible": english_compatible,
+    }
+    if english_compatible:
+        ascii_tables = {"transliterated": dict(pack.ascii_transliterated), "alphabet": list(ENGLISH_ALPHABET)}
+        identity["ascii"] = json_digest(ascii_tables)
+    return identity
+
+
+def rule_tables(rules: LabelRules) -> Dict[str, Any]:
+    """The rule tables as JSON values; the compiled forms (fields not compared) derive from them."""
+    return {f.name: _json_value(getattr(rules, f.name)) for f in dataclasses.fields(rules) if f.compare}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, re.Pattern):
+        return {"pattern": value.pattern, "flags": value.flags}
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value
 
 
 def normalise_block(
@@ -123,23 +166,24 @@ def normalise_stream(
     At most two blocks per worker are in flight, so memory stays flat whatever the input size.
     """
     total = NormaliseStats()
-
-    def collect(future: "Future[Tuple[str, NormaliseStats]]") -> None:
-        text, stats = future.result()
-        total.add(stats)
-        if text:
-            sink(text)
-
     setup = (pack.code, english_compatible, excluded)
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=setup) as pool:
         pending: Deque["Future[Tuple[str, NormaliseStats]]"] = deque()
         for block in blocks:
             pending.append(pool.submit(_normalise_in_worker, block))
             if len(pending) >= 2 * workers:
-                collect(pending.popleft())
+                _collect(pending.popleft(), total, sink)
         while pending:
-            collect(pending.popleft())
+            _collect(pending.popleft(), total, sink)
     return total
+
+
+def _collect(future: "Future[Tuple[str, NormaliseStats]]", total: NormaliseStats, sink: Callable[[str], None]) -> None:
+    """Add a finished block's counts to ``total`` and hand its text on."""
+    text, stats = future.result()
+    total.add(stats)
+    if text:
+        sink(text)
 
 
 def top_words(counts: "Counter[str]", top_k: int) -> List[str]:

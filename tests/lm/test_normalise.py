@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 import unicodedata
@@ -10,7 +11,13 @@ from typing import Optional
 
 from stt_tasks.languages import LanguagePack
 from stt_tasks.layout import DataRoot
-from stt_tasks.lm.normalise import evaluation_transcripts, normalise_block, normalise_stream, top_words
+from stt_tasks.lm.normalise import (
+    evaluation_transcripts,
+    normalise_block,
+    normalise_stream,
+    rules_identity,
+    top_words,
+)
 
 from .support import PLANTED
 
@@ -111,3 +118,18 @@ def test_block_rules_equal_the_rules_one_label_at_a_time(pack: LanguagePack) -> 
     assert [pack.validate_label(label) for label in labels[:2000]] == expected[:2000]
     english = [reference_english(pack, label) for label in labels]
     assert pack.validate_labels(labels, english_compatible=True) == english
+
+
+def test_the_rules_identity_follows_the_rule_tables(pack: LanguagePack) -> None:
+    same = dataclasses.replace(pack, rules=dataclasses.replace(pack.rules))
+    assert rules_identity(same, False) == rules_identity(pack, False)
+    # Any table of the pack's label rules decides the LM text: changing one changes the identity.
+    for change in ({"removed": pack.rules.removed + "#"}, {"spelled_out": {**pack.rules.spelled_out, "@": "arobase"}},
+                   {"allowed": pack.rules.allowed | {"ñ"}}, {"reject": re.compile(pack.rules.reject.pattern + "|x")}):
+        other = dataclasses.replace(pack, rules=dataclasses.replace(pack.rules, **change))
+        assert rules_identity(other, False)["label_rules"] != rules_identity(pack, False)["label_rules"], change
+    # The ASCII tables matter only to English-compatible text.
+    ascii_changed = dataclasses.replace(pack, ascii_transliterated={**pack.ascii_transliterated, "ñ": "n"})
+    assert rules_identity(ascii_changed, False) == rules_identity(pack, False)
+    assert rules_identity(ascii_changed, True) != rules_identity(pack, True)
+    assert rules_identity(pack, True)["unicode"] == unicodedata.unidata_version

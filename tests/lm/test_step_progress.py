@@ -13,8 +13,9 @@ import pytest
 from stt_tasks.languages import LanguagePack
 from stt_tasks.layout import DataRoot
 from stt_tasks.lm import sources
-from stt_tasks.lm import step as lm_step
-from stt_tasks.lm.step import LmOptions, LmTextProgress, build_lm
+from stt_tasks.lm import lm_text
+from stt_tasks.lm.lm_text import LmTextProgress
+from stt_tasks.lm.step import LmOptions, build_lm
 from stt_tasks.progress import LOG
 
 PROGRESS_LINE = re.compile(r"^LM text: [\d.]+/[\d.]+ MB \(\d+%\), [\d.]+ MB/s, ETA \d+ s, (\d+) lines read, (\d+) kept")
@@ -45,7 +46,7 @@ def test_the_lm_step_logs_running_line_counts(data_root: DataRoot, pack: Languag
                                               monkeypatch) -> None:
     # Small blocks and a line at every block (not every 5 s), so that the running counts show on a small text.
     monkeypatch.setattr(sources, "BLOCK_SIZE", 64 * 1024)
-    monkeypatch.setattr(lm_step, "LmTextProgress", lambda total: LmTextProgress(total, interval=0.0))
+    monkeypatch.setattr(lm_text, "LmTextProgress", lambda total: LmTextProgress(total, interval=0.0))
     captured = Captured()
     LOG.addHandler(captured)
     level = LOG.level
