@@ -38,18 +38,9 @@ def read_rows(csv_path: Path) -> List[Dict[str, str]]:
         return list(reader)
 
 
-def count_rows(csvs: List[Path]) -> int:
-    return sum(len(read_rows(p)) for p in csvs)
-
-
 def fingerprints(paths: List[Path]) -> List[Dict[str, Any]]:
     """Paths, sizes and hashes: what a completion marker records of its input CSVs."""
     return [file_fingerprint(p) for p in paths]
-
-
-def corpus_name(csv_path: Path) -> str:
-    """``cv-fr`` for ``.../cv-fr/cv-fr_train.csv``: the folder under ``extracted/data``."""
-    return csv_path.parent.name
 
 
 def wav_path(csv_path: Path, wav_filename: str) -> str:
