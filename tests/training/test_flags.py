@@ -9,14 +9,13 @@ import pytest
 from stt_tasks.errors import BadInputError
 from stt_tasks.parameters import PARAMETERS
 from stt_tasks.training.augmentation import ORIGINAL_SPECS
-from stt_tasks.training.flags import COQUI_FLAG_TYPES, PARAMETER_FLAGS, FlagError, parameter_flags, render, train_flags
+from stt_tasks.training.flags import COQUI_FLAG_TYPES, FlagError, direct_flags, parameter_flags, render, train_flags
 
 
-def test_every_parameter_is_in_the_table_once():
-    assert set(PARAMETER_FLAGS) == set(PARAMETERS)
-    for entry in PARAMETER_FLAGS.values():
-        assert entry.flags or entry.note, "{} sets no flag and says nowhere why".format(entry.parameter)
-        assert set(entry.flags) <= set(COQUI_FLAG_TYPES)
+def test_every_parameter_sets_known_flags_or_says_where_it_is_used():
+    for parameter in PARAMETERS.values():
+        assert parameter.coqui or parameter.note, "{} sets no flag and says nowhere why".format(parameter.name)
+        assert set(parameter.coqui) <= set(COQUI_FLAG_TYPES), parameter.name
 
 
 def test_parameters_become_typed_flags():
@@ -53,6 +52,12 @@ def test_unknown_parameter_is_refused():
         parameter_flags({"batchsize": 3})
 
 
+def test_direct_flags_take_every_one_to_one_parameter_and_leave_the_others():
+    flags = direct_flags({"batch_size": 8, "epochs": 3, "log_level": 2, "feature_cache": True, "amp": False,
+                          "lm_top_k": 10, "not_a_parameter": 1})
+    assert flags == {"train_batch_size": 8, "dev_batch_size": 8, "test_batch_size": 8, "epochs": 3}
+
+
 def defaults(**changes):
     params = {name: p.parse(p.default) for name, p in PARAMETERS.items()}
     params.update(changes)
@@ -62,7 +67,7 @@ def defaults(**changes):
 def test_derived_parameters_go_through_train_flags_only():
     for name in ("feature_cache", "enable_augments", "augmentation_arguments", "cache_for_epochs", "skip_batch_test",
                  "log_level"):
-        assert PARAMETER_FLAGS[name].derived
+        assert PARAMETERS[name].derived
         with pytest.raises(FlagError, match="train_flags"):
             parameter_flags({name: defaults()[name]})
 
