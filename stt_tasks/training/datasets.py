@@ -7,8 +7,9 @@ alphabet step (``stt_tasks.alphabet.find_csvs``).
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from stt_tasks.alphabet import find_csvs
 from stt_tasks.errors import BadInputError
@@ -22,6 +23,7 @@ def split_csvs(root: DataRoot, split: str) -> List[Path]:
 
 
 def require_csvs(root: DataRoot, split: str) -> List[Path]:
+    """The CSVs of ``split``; none is an error naming the importers."""
     csvs = split_csvs(root, split)
     if not csvs:
         raise BadInputError("no *{}.csv under {}: run an importer first.".format(split, root.data))
@@ -38,18 +40,9 @@ def read_rows(csv_path: Path) -> List[Dict[str, str]]:
         return list(reader)
 
 
-def count_rows(csvs: List[Path]) -> int:
-    return sum(len(read_rows(p)) for p in csvs)
-
-
 def fingerprints(paths: List[Path]) -> List[Dict[str, Any]]:
     """Paths, sizes and hashes: what a completion marker records of its input CSVs."""
     return [file_fingerprint(p) for p in paths]
-
-
-def corpus_name(csv_path: Path) -> str:
-    """``cv-fr`` for ``.../cv-fr/cv-fr_train.csv``: the folder under ``extracted/data``."""
-    return csv_path.parent.name
 
 
 def wav_path(csv_path: Path, wav_filename: str) -> str:
@@ -78,3 +71,22 @@ def check_clips_exist(csvs: List[Path]) -> int:
                                         csv_path, line, wav))
             total += 1
     return total
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """What a training reads: every train and dev CSV, and the alphabet their transcripts are encoded with."""
+
+    train_csvs: List[Path]
+    dev_csvs: List[Path]
+    alphabet: Path
+
+
+def training_data(root: DataRoot, alphabet: Optional[Path] = None) -> TrainingData:
+    """The train and dev CSVs under ``extracted/data`` and the alphabet (default: the alphabet step's), checked."""
+    train_csvs = require_csvs(root, "train")
+    dev_csvs = require_csvs(root, "dev")
+    alphabet = alphabet or root.alphabet
+    if not alphabet.is_file():
+        raise BadInputError("{} is missing: run the alphabet step first.".format(alphabet))
+    return TrainingData(train_csvs, dev_csvs, alphabet)

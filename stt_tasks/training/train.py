@@ -1,58 +1,49 @@
 """The train step: coqui-stt-training on every imported corpus, resumable, with transfer learning.
 
 - Data: every ``*train.csv`` and ``*dev.csv`` under ``extracted/data``; alphabet ``models/alphabet.txt`` (or given).
-- Resume: checkpoints live in ``checkpoints/``; a killed run restarts from the last checkpoint and runs
-  only the epochs it had not finished (counted from the global step in coqui's checkpoint names).
+- Resume (``resume``): checkpoints live in ``checkpoints/``; a killed run restarts from the last checkpoint and
+  runs only the epochs it had not finished (counted from the global step in coqui's checkpoint names).
 - Transfer learning: with a checkpoint mounted at ``/transfer-checkpoint`` (read-only) and none of our
   own yet, training starts from it; when its alphabet differs from ours the output layer is
   re-initialised (``drop_source_layers 1``), as coqui requires.
-- Done is done: a completion marker records the CSVs, alphabet and the parameters the model depends on;
-  the same inputs again do nothing, changed inputs continue training from the checkpoint. The feature
-  cache, the memory test and the log level change no weight, so they are not in the marker.
+- Flags (``train_command``): every given parameter with coqui flags one to one, plus those the step derives.
+- Done is done: a completion marker records the CSVs, alphabet and every given parameter that changes the
+  model (``Parameter.changes_output``); the same inputs again do nothing, changed inputs continue training from
+  the checkpoint. The feature cache, the memory test and the log level change no weight: not in the marker.
+- The result is an artifact, ``checkpoints/training.json`` (``DataRoot.training``): the best checkpoint, the
+  epochs and losses, the parameters the model was trained with. The package step reads it.
 - Feature cache (``FEATURE_CACHE``, on by default, as the original's ``--feature_cache``): under
   ``tmp/feature_cache/``, named by the train CSVs, alphabet and augmentation (see ``feature_cache``).
 - Augmentation (``ENABLE_AUGMENTS``, ``AUGMENTATION_ARGUMENTS``, ``CACHE_FOR_EPOCHS``): coqui's
   ``--augment`` specs, checked before anything starts.
-- Memory test (``SKIP_BATCH_TEST=0``): coqui's own never lets the process exit (STT#2195) and would
-  fill the feature cache from its three batches only, so it runs as a separate one-epoch training on the
-  three batches of the longest clips, in a scratch folder.
+- Memory test (``SKIP_BATCH_TEST=0``, ``memory_test``): a separate one-epoch training on the longest clips.
 """
 
 from __future__ import annotations
 
-import csv
-import math
+import json
 import os
-import re
-import shutil
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from stt_tasks.errors import BadInputError
 from stt_tasks.fsio import CompletionMarker, sha256_file, write_json_atomic
 from stt_tasks.layout import DataRoot
+from stt_tasks.parameters import PARAMETERS
 from stt_tasks.progress import LOG
 from stt_tasks.training import checkpoints as ckpt
 from stt_tasks.training.capabilities import image_identity, resolve_training_switches
-from stt_tasks.training.coqui import CoquiError, run_coqui
-from stt_tasks.training.datasets import check_clips_exist, fingerprints, read_rows, require_csvs, wav_path
+from stt_tasks.training.coqui import run_coqui
+from stt_tasks.training.datasets import TrainingData, check_clips_exist, fingerprints, training_data
 from stt_tasks.training.feature_cache import feature_cache_prefix
-from stt_tasks.training.flags import TRAIN_MAX_COQUI_LOG_LEVEL, augmentation_specs, parameter_flags, train_flags
+from stt_tasks.training.flags import TRAIN_MAX_COQUI_LOG_LEVEL, FlagValue, augmentation_specs
+from stt_tasks.training.memory_test import memory_test
+from stt_tasks.training.resume import (HISTORY, LossHistory, ResumePoint, forget_progress, resume_point,
+                                       steps_per_epoch)
+from stt_tasks.training.train_command import checkpoint_flags, coqui_train_flags, log_environment
 
 DEFAULT_TRANSFER_DIR = Path("/transfer-checkpoint")
-TRAINING_PARAMETERS = ("batch_size", "epochs", "learning_rate", "dropout", "n_hidden", "early_stop", "amp",
-                       "train_cudnn")
-#: Every run parameter the train step takes: the above, augmentation, and those that change no weight.
-STEP_PARAMETERS = TRAINING_PARAMETERS + ("enable_augments", "augmentation_arguments", "cache_for_epochs",
-                                         "feature_cache", "skip_batch_test", "log_level")
-#: coqui's memory test trains on this many batches of the longest clips.
-BATCH_TEST_BATCHES = 3
 MARKER = ".train.completed.json"
-PROGRESS = ".train.progress.json"
-HISTORY = "training_history.json"
-
-_TRAIN_LOSS = re.compile(r"Finished training epoch (\d+) - loss: ([-\d.naif]+)")
-_DEV_LOSS = re.compile(r"Finished validating epoch (\d+) on (.+) - loss: ([-\d.naif]+)")
 
 
 def alphabet_labels(path: Path) -> List[str]:
@@ -84,216 +75,143 @@ def transfer_source(transfer_dir: Path, own_checkpoints: Path, alphabet: Path) -
     }
 
 
-class LossHistory:
-    """Per-epoch train and dev losses parsed from coqui's log, saved (atomically) after every line that
-    carries one, so the report has every finished epoch even if the run is killed."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.epochs: List[Dict[str, Any]] = read_history(path)
-        self.first_epoch = len(self.epochs)
-
-    def _entry(self, local_epoch: str) -> Dict[str, Any]:
-        epoch = self.first_epoch + int(local_epoch)
-        while len(self.epochs) <= epoch:
-            self.epochs.append({"epoch": len(self.epochs), "train_loss": None, "dev_loss": {}})
-        return self.epochs[epoch]
-
-    def feed(self, line: str) -> None:
-        match = _TRAIN_LOSS.search(line)
-        if match:
-            self._entry(match.group(1))["train_loss"] = float(match.group(2))
-            self.save()
-            return
-        match = _DEV_LOSS.search(line)
-        if match:
-            self._entry(match.group(1))["dev_loss"][match.group(2)] = float(match.group(3))
-            self.save()
-
-    def save(self) -> None:
-        write_json_atomic(self.path, {"epochs": self.epochs})
+def _augmenting(params: Mapping[str, Any]) -> bool:
+    return bool(augmentation_specs(params))
 
 
-def read_history(path: Path) -> List[Dict[str, Any]]:
-    import json
-
-    if not path.is_file():
-        return []
-    return list(json.loads(path.read_text(encoding="utf-8")).get("epochs", []))
+#: Parameters that decide the model only under a condition (the other ``changes_output`` ones always do): the
+#: specs of a disabled augmentation change nothing, and cache_for_epochs is how often *cached* augmented features
+#: are re-drawn. Left out otherwise, so that markers written before augmentation existed stay current.
+_DECIDES_ONLY_WHEN: Dict[str, Callable[[Mapping[str, Any]], bool]] = {
+    "enable_augments": _augmenting,
+    "augmentation_arguments": _augmenting,
+    "cache_for_epochs": lambda params: _augmenting(params) and bool(params["feature_cache"]),
+}
 
 
 def marker_parameters(params: Mapping[str, Any]) -> Dict[str, Any]:
-    """The run parameters the trained model depends on: the train marker's (a change continues training).
-
-    Augmentation counts only when on (the specs of a disabled augmentation change nothing), and
-    cache_for_epochs only with the feature cache (it is how often the cached augmentations are re-drawn).
-    Absent when off, so that markers written before augmentation existed stay current.
-    """
-    recorded = {name: params[name] for name in TRAINING_PARAMETERS}
-    specs = augmentation_specs(params)
-    if specs:
-        recorded["enable_augments"] = True
-        recorded["augmentation_arguments"] = specs
-        if params["feature_cache"]:
-            recorded["cache_for_epochs"] = params["cache_for_epochs"]
-    return recorded
+    """The given parameters the trained model depends on: the train marker's (a change continues training)."""
+    return {name: value for name, value in params.items()
+            if PARAMETERS[name].changes_output and _DECIDES_ONLY_WHEN.get(name, lambda _: True)(params)}
 
 
-def longest_clips_csv(train_csvs: List[Path], count: int, target: Path) -> Path:
-    """A CSV of the ``count`` largest training clips (absolute paths), as coqui's memory test picks them."""
-    rows = [(int(row.get("wav_filesize") or 0), wav_path(path, row["wav_filename"]), row["transcript"])
-            for path in train_csvs for row in read_rows(path)]
-    rows.sort(key=lambda row: row[0], reverse=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["wav_filename", "wav_filesize", "transcript"])
-        for size, wav, transcript in rows[:count]:
-            writer.writerow([wav, size, transcript])
-    return target
-
-
-def memory_test(root: DataRoot, train_csvs: List[Path], flags: Mapping[str, Any], batch_size: int,
-                extra_env: Mapping[str, str]) -> None:
-    """One epoch on the longest clips with the training's flags, in a scratch folder (``SKIP_BATCH_TEST=0``)."""
-    work = root.tmp / "batch-test"
-    if work.exists():
-        shutil.rmtree(str(work))
-    clips = longest_clips_csv(train_csvs, BATCH_TEST_BATCHES * batch_size, work / "longest_train.csv")
-    test_flags = {k: v for k, v in flags.items() if k not in (
-        "feature_cache", "cache_for_epochs", "load_checkpoint_dir", "save_checkpoint_dir", "drop_source_layers")}
-    test_flags.update({"train_files": [str(clips)], "dev_files": [str(clips)], "epochs": 1,
-                       "checkpoint_dir": str(work / "checkpoints"), "load_train": "init",
-                       "summary_dir": str(work / "summaries")})
-    LOG.info("memory test (SKIP_BATCH_TEST=0): one epoch on the %d longest training clips",
-             BATCH_TEST_BATCHES * batch_size)
-    try:
-        run_coqui("coqui_stt_training.train", test_flags, extra_env=extra_env)
-    except CoquiError as error:
-        raise BadInputError("the memory test failed: with batch size {} the longest clips may not fit in memory "
-                            "(lower BATCH_SIZE), or see the cause below. Set SKIP_BATCH_TEST=1 to skip the test.\n{}"
-                            .format(batch_size, error)) from None
-    shutil.rmtree(str(work))
-    LOG.info("memory test passed")
+def marker_inputs(data: TrainingData, params: Mapping[str, Any]) -> Dict[str, Any]:
+    """What the train marker records: a model is done when these are unchanged."""
+    return {
+        "train_csvs": fingerprints(data.train_csvs),
+        "dev_csvs": fingerprints(data.dev_csvs),
+        "alphabet_sha256": sha256_file(data.alphabet),
+        "parameters": marker_parameters(params),
+    }
 
 
 def train(root: DataRoot, params: Mapping[str, Any], transfer_dir: Optional[Path] = None,
           alphabet: Optional[Path] = None) -> Dict[str, Any]:
-    """Train (or resume, or do nothing if done); return the step's JSON result.
+    """Train (or resume, or do nothing if done); return the step's JSON result, also ``root.training``.
 
-    ``alphabet`` defaults to the alphabet step's output.
+    ``params`` are the train step's run parameters; ``alphabet`` defaults to the alphabet step's output.
     """
     transfer_dir = transfer_dir or Path(os.environ.get("STT_TRANSFER_CHECKPOINT", str(DEFAULT_TRANSFER_DIR)))
-    train_csvs = require_csvs(root, "train")
-    dev_csvs = require_csvs(root, "dev")
-    alphabet = alphabet or root.alphabet
-    if not alphabet.is_file():
-        raise BadInputError("{} is missing: run the alphabet step first.".format(alphabet))
+    data = training_data(root, alphabet)
     switches = resolve_training_switches(params)
-    augmentation = augmentation_specs(params)
     checkpoints = root.checkpoints
     checkpoints.mkdir(parents=True, exist_ok=True)
-    transfer = transfer_source(transfer_dir, checkpoints, alphabet)
+    transfer = transfer_source(transfer_dir, checkpoints, data.alphabet)
 
-    inputs = {
-        "train_csvs": fingerprints(train_csvs),
-        "dev_csvs": fingerprints(dev_csvs),
-        "alphabet_sha256": sha256_file(alphabet),
-        "parameters": marker_parameters(params),
-    }
+    inputs = marker_inputs(data, params)
     marker = CompletionMarker(checkpoints, MARKER)
     if marker.is_current(inputs):
         LOG.info("training already done with these inputs (%s): nothing to do", marker.path)
-        return dict(marker.outputs(), skipped=True)
+        return _already_trained(root, marker, params)
 
-    current_step = ckpt.global_step(checkpoints)
-    progress = CompletionMarker(checkpoints, PROGRESS)
-    recorded = progress.read()
-    if recorded is not None and recorded.get("inputs") == _jsonable(inputs):
-        start_step = int(recorded["result"]["start_step"])
-    else:
-        if current_step and marker.read() is not None:
-            LOG.warning("inputs changed since the last training: continuing from the checkpoint at step %d for "
-                        "%d epochs", current_step, params["epochs"])
-        start_step = current_step
-        progress.write(inputs, [], {"start_step": start_step})
-
-    clips = check_clips_exist(train_csvs)
-    check_clips_exist(dev_csvs)
-    steps_per_epoch = max(1, math.ceil(clips / params["batch_size"]))
-    epochs_done = max(0, (current_step - start_step) // steps_per_epoch)
-    remaining = params["epochs"] - epochs_done
-    history_path = checkpoints / HISTORY
-    history = LossHistory(history_path)
+    clips = check_clips_exist(data.train_csvs)
+    check_clips_exist(data.dev_csvs)
+    resume = resume_point(checkpoints, inputs, params["epochs"], steps_per_epoch(clips, params["batch_size"]),
+                          finished_before=marker.read() is not None)
+    history = LossHistory(checkpoints / HISTORY)
     LOG.info("%d training clips in %d CSVs, %d steps per epoch; %d of %d epochs done, %d to run",
-             clips, len(train_csvs), steps_per_epoch, epochs_done, params["epochs"], max(remaining, 0))
+             clips, len(data.train_csvs), resume.steps_per_epoch, resume.epochs_done, resume.epochs, resume.remaining)
+    if resume.remaining:
+        feature_cache = _feature_cache(root, params, inputs)
+        flags = coqui_train_flags(params, switches, resume.remaining, data, feature_cache, root.tmp / "summaries")
+        _run_training(root, params, data, flags, _load_flags(root, transfer, resume), history)
 
-    feature_cache: Optional[Path] = None
-    if remaining > 0:
-        if params["feature_cache"]:
-            feature_cache = feature_cache_prefix(root, {
-                "train_csvs": inputs["train_csvs"], "alphabet_sha256": inputs["alphabet_sha256"],
-                "augmentation": {k: v for k, v in inputs["parameters"].items() if k in (
-                    "augmentation_arguments", "cache_for_epochs")}})
-        flags: Dict[str, Any] = parameter_flags({k: params[k] for k in ("batch_size", "learning_rate", "dropout",
-                                                                        "n_hidden", "early_stop")})
-        flags.update(switches)
-        flags.update(train_flags(params, str(feature_cache) if feature_cache else ""))
-        flags.update({
-            "epochs": remaining,
-            "train_files": [str(p) for p in train_csvs],
-            "dev_files": [str(p) for p in dev_csvs],
-            "alphabet_config_path": str(alphabet),
-            "show_progressbar": False,
-            "summary_dir": str(root.tmp / "summaries"),
-        })
-        if params["log_level"] > TRAIN_MAX_COQUI_LOG_LEVEL:
-            LOG.info("LOG_LEVEL %d: TensorFlow logs at that level; coqui keeps INFO, whose lines carry the losses "
-                     "this step records", params["log_level"])
-        # coqui sets TF_CPP_MIN_LOG_LEVEL from --log_level only if TensorFlow is not imported yet; we import it first.
-        log_env = {"TF_CPP_MIN_LOG_LEVEL": str(params["log_level"])}
-        if not params["skip_batch_test"]:
-            memory_test(root, train_csvs, flags, params["batch_size"], log_env)
-        if transfer is not None:
-            source = ckpt.portable_view(transfer_dir, root.tmp / "transfer-checkpoint")
-            if source != transfer_dir:
-                LOG.info("%s names its files by absolute paths: reading it through %s", transfer_dir, source)
-            LOG.info("transfer learning from %s (alphabet %s: drop_source_layers %d)", transfer_dir,
-                     "differs" if transfer["alphabet_differs"] else "same", transfer["drop_source_layers"])
-            flags.update({"load_checkpoint_dir": str(source), "save_checkpoint_dir": str(checkpoints),
-                          "drop_source_layers": transfer["drop_source_layers"]})
-        else:
-            flags["checkpoint_dir"] = str(checkpoints)
-            # coqui's "auto" loads the best dev checkpoint first: resuming must continue from the last one.
-            flags["load_train"] = "last" if current_step else "init"
-        run_coqui("coqui_stt_training.train", flags, extra_env=log_env, on_line=history.feed)
+    history.save()
+    artifact = training_artifact(root, params, data, switches, transfer, history)
+    write_json_atomic(root.training, artifact)
+    marker.write(inputs, [checkpoints / "best_dev_checkpoint", history.path], artifact)
+    forget_progress(checkpoints)
+    return dict(artifact, training=str(root.training), skipped=False)
 
+
+def _feature_cache(root: DataRoot, params: Mapping[str, Any], inputs: Mapping[str, Any]) -> Optional[Path]:
+    """The cache path for these inputs (FEATURE_CACHE on), named by what the cached features depend on."""
+    if not params["feature_cache"]:
+        return None
+    augmentation = {k: v for k, v in inputs["parameters"].items() if k in ("augmentation_arguments",
+                                                                          "cache_for_epochs")}
+    return feature_cache_prefix(root, {"train_csvs": inputs["train_csvs"],
+                                       "alphabet_sha256": inputs["alphabet_sha256"], "augmentation": augmentation})
+
+
+def _load_flags(root: DataRoot, transfer: Optional[Mapping[str, Any]], resume: ResumePoint) -> Dict[str, FlagValue]:
+    """Continue from our last checkpoint, or start from the transfer checkpoint (read through a portable view)."""
+    if transfer is None:
+        return checkpoint_flags(root.checkpoints, resume.current_step)
+    transfer_dir = Path(transfer["checkpoint_dir"])
+    source = ckpt.portable_view(transfer_dir, root.tmp / "transfer-checkpoint")
+    if source != transfer_dir:
+        LOG.info("%s names its files by absolute paths: reading it through %s", transfer_dir, source)
+    LOG.info("transfer learning from %s (alphabet %s: drop_source_layers %d)", transfer_dir,
+             "differs" if transfer["alphabet_differs"] else "same", transfer["drop_source_layers"])
+    return checkpoint_flags(root.checkpoints, resume.current_step, source, transfer["drop_source_layers"])
+
+
+def _run_training(root: DataRoot, params: Mapping[str, Any], data: TrainingData, flags: Mapping[str, FlagValue],
+                  load_flags: Mapping[str, FlagValue], history: LossHistory) -> None:
+    """The memory test if asked for, then coqui's training, its losses recorded as they come."""
+    if params["log_level"] > TRAIN_MAX_COQUI_LOG_LEVEL:
+        LOG.info("LOG_LEVEL %d: TensorFlow logs at that level; coqui keeps INFO, whose lines carry the losses "
+                 "this step records", params["log_level"])
+    env = log_environment(params)
+    if not params["skip_batch_test"]:
+        memory_test(root, data.train_csvs, flags, params["batch_size"], env)
+    run_coqui("coqui_stt_training.train", dict(flags, **load_flags), extra_env=env, on_line=history.feed)
+
+
+def training_artifact(root: DataRoot, params: Mapping[str, Any], data: TrainingData, switches: Mapping[str, bool],
+                      transfer: Optional[Mapping[str, Any]], history: LossHistory) -> Dict[str, Any]:
+    """What ``training.json`` holds: the trained model (best checkpoint, epochs, losses) and how it was trained."""
+    checkpoints = root.checkpoints
     best = checkpoints / "best_dev_checkpoint"
     if not best.is_file():
         raise BadInputError("training ended without {}: no dev set was evaluated. Check the *dev.csv files ({})."
-                            .format(best, ", ".join(str(p) for p in dev_csvs)))
-    history.save()
-    result = {
+                            .format(best, ", ".join(str(p) for p in data.dev_csvs)))
+    return {
         "checkpoint_dir": str(checkpoints),
         "best_dev_checkpoint": ckpt.checkpoint_prefixes(checkpoints, "best_dev_checkpoint")[0],
         "global_step": ckpt.global_step(checkpoints),
         "epochs": len(history.epochs),
         "n_hidden": ckpt.checkpoint_n_hidden(checkpoints) or params["n_hidden"],
-        "history": str(history_path),
+        "history": str(history.path),
         "last_epoch": history.epochs[-1] if history.epochs else None,
-        "train_csvs": [str(p) for p in train_csvs],
-        "dev_csvs": [str(p) for p in dev_csvs],
-        "transfer": transfer,
+        "train_csvs": [str(p) for p in data.train_csvs],
+        "dev_csvs": [str(p) for p in data.dev_csvs],
+        "transfer": dict(transfer) if transfer else None,
         "train_cudnn": switches["train_cudnn"],
-        "augmentation": augmentation or None,
+        "augmentation": augmentation_specs(params) or None,
         "trained_in": image_identity(),
+        "parameters": {name: params[name] for name in sorted(params)},
     }
-    marker.write(inputs, [best, history_path], result)
-    progress.clear()
-    return dict(result, skipped=False)
 
 
-def _jsonable(value: Any) -> Any:
-    import json
-
-    return json.loads(json.dumps(value))
+def _already_trained(root: DataRoot, marker: CompletionMarker, params: Mapping[str, Any]) -> Dict[str, Any]:
+    """The recorded result; ``training.json`` is left as it is, or restored from the marker when absent."""
+    artifact = marker.outputs()
+    if not root.training.is_file():
+        # Trained before the step wrote its artifact (the marker has no parameters then), or the file was deleted.
+        artifact.setdefault("parameters", {name: params[name] for name in sorted(params)})
+        write_json_atomic(root.training, artifact)
+    else:
+        artifact = json.loads(root.training.read_text(encoding="utf-8"))
+    return dict(artifact, training=str(root.training), skipped=True)

@@ -57,6 +57,12 @@ def test_unknown_parameter_is_refused():
         parameter_flags({"batchsize": 3})
 
 
+def test_direct_flags_take_every_one_to_one_parameter_and_leave_the_others():
+    flags = direct_flags({"batch_size": 8, "epochs": 3, "log_level": 2, "feature_cache": True, "amp": False,
+                          "lm_top_k": 10, "not_a_parameter": 1})
+    assert flags == {"train_batch_size": 8, "dev_batch_size": 8, "test_batch_size": 8, "epochs": 3}
+
+
 def defaults(**changes):
     params = {name: p.parse(p.default) for name, p in PARAMETERS.items()}
     params.update(changes)

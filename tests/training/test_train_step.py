@@ -1,31 +1,38 @@
-"""The train step's flags and marker, with coqui replaced by a recorder (the real thing runs in the image).
+"""The train step's flags, marker and artifact, with coqui replaced by a recorder (the real thing runs in the image).
 
 What the step emits for the feature cache, augmentation, the memory test and the log level; which of
-them re-train when changed; that the CLI and the DAG give the step all of its parameters.
+them re-train when changed; that a parameter added to the table reaches coqui; what training.json holds.
 """
 
 from __future__ import annotations
 
-import importlib
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
 
-from stt_tasks.cli import build_parser
 from stt_tasks.layout import DataRoot
 from stt_tasks.parameters import PARAMETERS
+from stt_tasks.training import memory_test as memory_test_module
 from stt_tasks.training import train as train_module
 from stt_tasks.training.augmentation import ORIGINAL_SPECS
+from stt_tasks.training.datasets import training_data
 from stt_tasks.training.feature_cache import feature_cache_prefix
-from stt_tasks.training.train import STEP_PARAMETERS, longest_clips_csv, marker_parameters, train
+from stt_tasks.training.memory_test import longest_clips_csv
+from stt_tasks.training.train import marker_parameters, train
+from stt_tasks.training.train_command import coqui_train_flags
 
-REPO = Path(__file__).resolve().parents[2]
+#: The parameters the train step is given (the lead's step table decides them; these are today's).
+TRAIN_STEP_PARAMETERS = ("batch_size", "epochs", "learning_rate", "dropout", "n_hidden", "early_stop", "amp",
+                         "train_cudnn", "enable_augments", "augmentation_arguments", "cache_for_epochs",
+                         "feature_cache", "skip_batch_test", "log_level")
+SWITCHES = {"train_cudnn": False, "automatic_mixed_precision": False}
 
 
 def step_params(**changes: Any) -> Dict[str, Any]:
-    params = {name: PARAMETERS[name].parse(PARAMETERS[name].default) for name in STEP_PARAMETERS}
+    params = {name: PARAMETERS[name].parse(PARAMETERS[name].default) for name in TRAIN_STEP_PARAMETERS}
     params.update(epochs=2, batch_size=2)
     params.update(changes)
     return params
@@ -75,8 +82,8 @@ def root(tmp_path):
 def coqui(root, monkeypatch):
     fake = FakeCoqui(root)
     monkeypatch.setattr(train_module, "run_coqui", fake)
-    monkeypatch.setattr(train_module, "resolve_training_switches",
-                        lambda params: {"train_cudnn": False, "automatic_mixed_precision": False})
+    monkeypatch.setattr(memory_test_module, "run_coqui", fake)
+    monkeypatch.setattr(train_module, "resolve_training_switches", lambda params: dict(SWITCHES))
     return fake
 
 
@@ -171,11 +178,57 @@ def test_feature_cache_keeps_a_complete_cache_and_clears_an_unfinished_one(tmp_p
     assert other.parent != folder and not folder.exists() and other.parent.is_dir()
 
 
-def test_the_cli_and_the_dag_give_the_train_step_all_its_parameters(monkeypatch):
-    parser = build_parser()
-    train_parser = parser._subparsers._group_actions[0].choices["train"]  # type: ignore[union-attr]
-    assert set(train_parser.get_default("parameters")) == set(STEP_PARAMETERS)
-    monkeypatch.syspath_prepend(str(REPO / "plugins"))  # the package needs no Airflow
-    steps = importlib.import_module("stt_pipeline.pipeline_steps")
-    [dag_train] = [s for s in steps.AFTER_IMPORT if s.task_id == "train"]
-    assert set(dag_train.parameters) == set(STEP_PARAMETERS)
+def test_the_result_is_the_training_artifact_and_a_rerun_changes_no_byte(root, coqui):
+    params = step_params()
+    result = train(root, params, transfer_dir=root.root / "none")
+    assert result["training"] == str(root.training) and not result["skipped"]
+    artifact = json.loads(root.training.read_text(encoding="utf-8"))
+    assert artifact == {k: v for k, v in result.items() if k not in ("training", "skipped")}
+    assert artifact["parameters"] == params  # every given parameter, those that change no weight included
+    assert artifact["global_step"] == 4 and artifact["epochs"] == 2 and artifact["best_dev_checkpoint"].endswith(
+        "best_dev-4")
+    assert not (root.checkpoints / ".train.progress.json").exists()
+    written = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in root.checkpoints.iterdir()}
+    again = train(root, params, transfer_dir=root.root / "none")
+    assert again == dict(result, skipped=True) and len(coqui.runs) == 1
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in root.checkpoints.iterdir()} == written
+
+
+def test_a_model_trained_before_the_artifact_existed_gets_it_without_retraining(root, coqui):
+    train(root, step_params(), transfer_dir=root.root / "none")
+    marker_path = root.checkpoints / ".train.completed.json"
+    marker = json.loads(marker_path.read_text(encoding="utf-8"))
+    del marker["result"]["parameters"]  # as the step wrote it before training.json
+    marker_path.write_text(json.dumps(marker), encoding="utf-8")
+    root.training.unlink()
+    again = train(root, step_params(log_level=2), transfer_dir=root.root / "none")
+    assert again["skipped"] and len(coqui.runs) == 1
+    artifact = json.loads(root.training.read_text(encoding="utf-8"))
+    assert artifact["parameters"] == step_params(log_level=2) and artifact["global_step"] == 4
+    assert json.loads(marker_path.read_text(encoding="utf-8")) == marker  # the marker is not rewritten
+
+
+def test_a_parameter_added_to_the_table_with_coqui_flags_reaches_coqui_and_the_marker(root, coqui, monkeypatch):
+    seed = dataclasses.replace(PARAMETERS["batch_size"], name="random_seed", env="RANDOM_SEED", default="4568",
+                               help="coqui's random seed", coqui=("random_seed",))
+    monkeypatch.setitem(PARAMETERS, "random_seed", seed)
+    params = step_params(random_seed=7)
+    flags = coqui_train_flags(dict(params, feature_cache=False), SWITCHES, 1, training_data(root), None,
+                              root.tmp / "summaries")
+    assert flags["random_seed"] == 7 and flags["epochs"] == 1
+    train(root, params, transfer_dir=root.root / "none")
+    assert coqui.runs[-1]["flags"]["random_seed"] == 7
+    assert marker_parameters(params)["random_seed"] == 7  # it changes the model: another seed trains again
+    again = train(root, step_params(random_seed=8), transfer_dir=root.root / "none")
+    assert not again["skipped"] and coqui.runs[-1]["flags"]["random_seed"] == 8
+
+
+def test_flags_are_the_one_to_one_ones_plus_the_derived_with_the_epochs_still_to_run(root):
+    params = step_params(enable_augments=True)
+    flags = coqui_train_flags(params, SWITCHES, 1, training_data(root), root.tmp / "c" / "features",
+                              root.tmp / "summaries")
+    assert flags["epochs"] == 1 and flags["train_batch_size"] == flags["dev_batch_size"] == 2
+    assert flags["dropout_rate"] == 0.3 and flags["early_stop"] is True and flags["n_hidden"] == 2048
+    assert flags["automatic_mixed_precision"] is False and flags["train_cudnn"] is False
+    assert flags["feature_cache"] == str(root.tmp / "c" / "features") and flags["augment"] == list(ORIGINAL_SPECS)
+    assert flags["alphabet_config_path"] == str(root.alphabet) and "checkpoint_dir" not in flags
