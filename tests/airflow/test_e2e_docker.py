@@ -41,8 +41,8 @@ def latest_xcoms(dag_id: str):
         return run.state, {row.task_id: row.value for row in rows}
 
 
-def latest_task_instances(dag_id: str):
-    """{task id: (state, try number)} of the DAG's latest run."""
+def latest_task_instances(dag_id: str, fields=("state", "try_number")):
+    """{task id: (state, try number)} of the DAG's latest run, or the other TaskInstance ``fields`` asked."""
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
@@ -50,7 +50,7 @@ def latest_task_instances(dag_id: str):
     with create_session() as session:
         run = session.query(DagRun).filter(DagRun.dag_id == dag_id).order_by(DagRun.id.desc()).first()
         rows = session.query(TaskInstance).filter(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run.run_id)
-        return {ti.task_id: (ti.state, ti.try_number) for ti in rows}
+        return {ti.task_id: tuple(getattr(ti, field) for field in fields) for ti in rows}
 
 
 def test_pipeline_runs_as_far_as_it_exists(airflow_db, tmp_path, sample_release):
@@ -229,4 +229,8 @@ def test_bad_input_fails_at_once_without_retries(airflow_db, tmp_path):
     run = dags_test({"corpora": ["common-voice"], "stop_after": "preflight"}, data)
     assert run.returncode != 0
     assert "Give the container user (uid 999) write access" in run.stdout
-    assert "up_for_retry" not in run.stdout  # exit 2 is not worth a retry
+    # exit 2 is not worth a retry: the task failed on its first try although it had retries left
+    tasks = latest_task_instances("stt_fr_training", ("state", "try_number", "max_tries"))
+    state, try_number, retries = tasks["preflight"]
+    assert retries >= 1, "preflight has no retries: failing without one would prove nothing"
+    assert (state, try_number) == ("failed", 1)
