@@ -47,7 +47,10 @@ def create_app() -> FastAPI:
     @app.get("/files/{relative:path}")
     def serve(relative: str) -> FileResponse:
         root = _data_root().resolve()
-        path = (root / relative).resolve()
+        try:
+            path = (root / relative).resolve()
+        except (ValueError, OSError):  # an embedded NUL byte, a name too long: no such report
+            raise HTTPException(status_code=404) from None
         allowed = (root / "reports", root / "models")
         if path.suffix not in SERVED_SUFFIXES or not any(str(path).startswith(str(a) + "/") for a in allowed):
             raise HTTPException(status_code=404)

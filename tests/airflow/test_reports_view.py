@@ -99,6 +99,7 @@ def test_raw_dot_dot_reaches_the_app_and_is_resolved(served):
         "/files/reports/../../outside.md",
         "/files/reports/..%2f..%2foutside.md",
         "/files/reports/linked.md",
+        "/files/reports/%00.md",  # a NUL byte: refused, not a server error
     ],
 )
 def test_traversal_is_refused(served, target):
