@@ -20,7 +20,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from stt_tasks import __version__
 from stt_tasks.errors import EXIT_BAD_INPUT, EXIT_OK, StepError
-from stt_tasks.importers.registry import CORPUS_MODULES, listing, prepare_function
+from stt_tasks.importers.corpus import argument_name
+from stt_tasks.importers.registry import corpora, listing
 from stt_tasks.languages import load_language
 from stt_tasks.layout import DataRoot
 from stt_tasks.parameters import PARAMETERS, add_parameter_options, resolve_parameters
@@ -53,51 +54,26 @@ def _preflight(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any])
     return result
 
 
-def _import_common_voice(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
-    from stt_tasks.importers.common_voice import prepare_common_voice
-
-    return prepare_common_voice(
-        root,
-        load_language(args.language),
-        english_compatible=params["english_compatible"],
-        duplicate_sentence_count=params["duplicate_sentence_count"],
-        release=args.release,
-        sha256=args.sha256,
-        strict=args.strict,
-        workers=args.workers,
-    ).as_json()
-
-
-def _corpus_step(corpus: str) -> Step:
-    """A step running the corpus's ``prepare_*`` with the common import options."""
-
-    def step(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
-        result = prepare_function(corpus)(
-            root,
-            load_language(args.language),
-            english_compatible=params["english_compatible"],
-            download=args.download,
-            workers=args.workers,
-            mirror=args.mirror,
-        )
-        return result.as_json()  # type: ignore[no-any-return]
-
-    return step
-
-
-IMPORTERS: Dict[str, Step] = {
-    "common-voice": _import_common_voice,
-    **{corpus: _corpus_step(corpus) for corpus in CORPUS_MODULES},
-}
-
-
 def _import(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
     if args.list:
         rows = listing(load_language(args.language), root)
         for row in rows:
             LOG.info("%-24s %-7s %-58s %s", row["corpus"], "present" if row["present"] else "absent", row["archive"], row["url"])
         return {"corpora": rows}
-    return IMPORTERS[args.corpus](args, root, params)
+    arguments = dict(vars(args), **params)  # every parameter and option by its Python name
+    return corpora()[args.corpus].run(root, load_language(args.language), arguments)
+
+
+def _add_import_options(sub: argparse.ArgumentParser) -> None:
+    """The options of every corpus (from the corpus modules' declarations), each declared once."""
+    seen = set()
+    for spec in corpora().values():
+        for option in spec.options:
+            if argument_name(option) not in seen:
+                seen.add(argument_name(option))
+                option.add_to(sub)
+    if "download" not in PARAMETERS:  # until ``download`` is a run parameter (the step table adds it)
+        sub.add_argument("--download", action="store_true", help="download the archive when it is not in sources/")
 
 
 def _leakage(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
@@ -215,18 +191,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="train on a synthesised clip until stt transcribes it, about 20 s (training images only)")
     sub.add_argument("--smoke-epochs", type=int, default=3, help="epochs of 64 steps of the smoke training (default 3)")
 
-    sub = step(
-        "import", _import, "import a corpus into extracted/data/", ["english_compatible", "duplicate_sentence_count"]
-    )
-    sub.add_argument("corpus", nargs="?", choices=sorted(IMPORTERS), help="corpus to import")
+    import_parameters = [
+        name for spec in corpora().values() for name in spec.parameters if name in PARAMETERS
+    ]
+    sub = step("import", _import, "import a corpus into extracted/data/", list(dict.fromkeys(import_parameters)))
+    sub.add_argument("corpus", nargs="?", choices=list(corpora()), help="corpus to import")
     sub.set_defaults(import_parser=sub)
     sub.add_argument("--list", action="store_true", help="list the corpora, whether their source is present, their URL")
-    sub.add_argument("--download", action="store_true", help="download the archive when it is not in sources/")
-    sub.add_argument("--mirror", default=None, help="download from this base URL instead ($STT_CORPUS_MIRROR)")
-    sub.add_argument("--release", default=None, help="Common Voice: tarball or folder name in sources/ (default newest)")
-    sub.add_argument("--sha256", default=None, help="expected SHA-256 of the archive (overrides the known one)")
-    sub.add_argument("--strict", action="store_true", help="refuse releases without a known SHA-256")
-    sub.add_argument("--workers", type=int, default=None, help="conversion processes (default: every core)")
+    _add_import_options(sub)
 
     step("leakage", _leakage, "report speakers and sentences shared between train and dev/test sets")
 
