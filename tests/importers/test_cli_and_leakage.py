@@ -9,8 +9,8 @@ from typing import Any, Dict, List
 import pytest
 
 from stt_tasks.cli import main
-from stt_tasks.importers.registry import corpora
 from stt_tasks.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_NOTHING_TO_DO, EXIT_OK
+from stt_tasks.importers.registry import corpora
 from stt_tasks.languages import load_language
 from stt_tasks.layout import DataRoot
 from stt_tasks.sample_corpus import build_sample_corpus

@@ -12,7 +12,7 @@ import pytest
 from stt_tasks.errors import EXIT_BAD_INPUT, EXIT_NOTHING_TO_DO
 from stt_tasks.importers.common_voice import prepare_common_voice
 
-from tests.importers.cv_releases import HEADER_7, HEADER_17, make_release, row, small_release, tsv
+from tests.importers.cv_releases import HEADER_17, make_release, row, small_release, tsv
 
 
 def read_csv(path: Path):
