@@ -1,7 +1,9 @@
 """Detecting a new Common Voice release worth retraining on.
 
 A release is a ``cv-corpus-<version>-<date>-<lang>.tar.gz`` placed in ``sources/`` (the download
-is gated, so a person puts it there). Optionally the public cv-dataset statistics (one JSON file
+is gated, so a person puts it there); names are read by the importer's own parser
+(:mod:`stt_tasks.importers.cv_release`), so the watcher schedules training on the release the
+import will use: the newest full one, never a delta. Optionally the public cv-dataset statistics (one JSON file
 per release, ``cv-corpus-<version>-<date>.json``, with per-locale ``checksum`` and ``validHrs``)
 give its SHA-256, size and validated hours: size and checksum are then verified before anything is
 scheduled, and a release adding fewer validated hours than a threshold is not worth a retraining.
@@ -18,6 +20,7 @@ object with up to three entries, each naming a release by file name and size:
 from __future__ import annotations
 
 import json
+import logging
 import re
 import urllib.error
 import urllib.request
@@ -27,18 +30,19 @@ from typing import Any, Dict, Iterable, Optional, Tuple
 
 from airflow.sdk import Asset
 from stt_tasks.fsio import sha256_file
+from stt_tasks.importers.cv_release import delta_message, ignored_deltas, newest_full_release
+
+LOG = logging.getLogger(__name__)
 
 #: Scheduling the same release again after failed training runs stops after this many attempts.
 MAX_ATTEMPTS = 3
-
-_RELEASE = re.compile(r"^(cv-corpus-(\d+)\.(\d+)-(\d{4}-\d{2}-\d{2}))-(?P<lang>[\w-]+)\.tar\.gz$")
 
 
 @dataclass(frozen=True)
 class Release:
     path: Path
     stem: str  # cv-corpus-<version>-<date>
-    version: Tuple[int, int]
+    version: Tuple[int, ...]
     size: int
 
     @property
@@ -82,14 +86,16 @@ def training_dag_id(language: str) -> str:
 
 
 def newest_release(sources: Path, language: str) -> Optional[Release]:
-    """The newest full (not delta) release tarball of ``language`` in ``sources``."""
-    found = []
-    if sources.is_dir():
-        for path in sources.iterdir():
-            match = _RELEASE.match(path.name)
-            if match and match.group("lang") == language and path.is_file():
-                found.append(Release(path, match.group(1), (int(match.group(2)), int(match.group(3))), path.stat().st_size))
-    return max(found, key=lambda r: r.version) if found else None
+    """The newest full (not delta) release tarball of ``language`` in ``sources``: the one the import uses.
+
+    Deltas newer than it are logged as left out (importing deltas is not supported yet).
+    """
+    newest = newest_full_release(sources, language, folders=False)
+    for delta in ignored_deltas(sources, language, folders=False):
+        LOG.warning("%s", delta_message(delta, language))
+    if newest is None:
+        return None
+    return Release(newest.path, newest.stem, newest.version, newest.path.stat().st_size)
 
 
 def fetch_metadata(location: str, release: Release, language: str, timeout: float = 30.0) -> Optional[ReleaseMetadata]:

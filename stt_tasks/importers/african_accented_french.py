@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Dict, Iterator, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Iterator, Optional, Tuple
 
 from stt_tasks.errors import BadInputError
-from stt_tasks.importers import engine, registry
-from stt_tasks.importers.records import ClipRecord, CorpusSpec, SourceIssues
+from stt_tasks.importers import corpus, records
+from stt_tasks.importers.records import ClipRecord, SourceIssues
 from stt_tasks.importers.tsv import read_lines
 from stt_tasks.languages import LanguagePack
 from stt_tasks.layout import DataRoot
 
-CORPUS = "african-accented-french"
-SPEC = CorpusSpec(name="African_Accented_French", ms_per_char=30, max_seconds=15.0)
+if TYPE_CHECKING:  # the engine imports audio libraries: loaded only when importing (see corpus.py)
+    from stt_tasks.importers.engine import ImportResult
+
+SPEC = records.CorpusSpec(name="African_Accented_French", ms_per_char=30, max_seconds=15.0)
 TRANSCRIPT_FILES = (
     "transcripts/train/yaounde/fn_text.txt",
     "transcripts/train/ca16_conv/transcripts.txt",
@@ -110,9 +112,26 @@ def prepare_african_accented_french(
     download: bool = False,
     workers: Optional[int] = None,
     mirror: Optional[str] = None,
-) -> engine.ImportResult:
+) -> ImportResult:
     """Import OpenSLR 57 into ``extracted/data/African_Accented_French/``."""
-    root, source = registry.unpacked(CORPUS, pack, data_root, download, mirror)
+    from stt_tasks.importers import engine  # audio libraries: only when importing (see corpus.py)
+
+    root, source = corpus.unpacked(CORPUS, pack, data_root, download, mirror)
     return engine.import_corpus(
         SPEC, data_root, pack, english_compatible, workers, source, lambda issues: african_accented_french_records(root, issues)
     )
+
+
+CORPUS: corpus.CorpusSpec[corpus.NoSettings] = corpus.CorpusSpec(
+    name="african-accented-french",
+    help="OpenSLR 57, African Accented French: read and conversational speech from five countries",
+    folder=SPEC.name,
+    archive="African_Accented_French.tar.gz",
+    url="http://www.openslr.org/resources/57/{archive}",
+    prepare=prepare_african_accented_french,
+    records=african_accented_french_records,
+    parameters=corpus.DOWNLOAD_PARAMETERS,
+    options=corpus.DOWNLOAD_OPTIONS,
+    rank=3,
+    languages=("fr",),
+)

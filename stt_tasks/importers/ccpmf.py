@@ -18,20 +18,33 @@ import shutil
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Iterator, List, Optional, Sequence, Tuple
 
 from stt_tasks.errors import BadInputError
-from stt_tasks.importers import engine, registry
+from stt_tasks.importers import corpus, records
 from stt_tasks.importers.archives import extract_zip_into, join_parts
-from stt_tasks.importers.records import ClipRecord, CorpusSpec, SourceIssues
+from stt_tasks.importers.records import ClipRecord, SourceIssues
 from stt_tasks.languages import LanguagePack
 from stt_tasks.languages.fr.numbers import spell_out_numbers
 from stt_tasks.layout import DataRoot
 
-CORPUS = "ccpmf"
+if TYPE_CHECKING:  # the engine imports audio libraries: loaded only when importing (see corpus.py)
+    from stt_tasks.importers.engine import ImportResult
+
+ARCHIVE = "transcriptionsxml_audiomp3_mefr_ccpmf_2012-2020_2.zip"
+#: the dataset page's CSV export: one URL per part of the split archive
+INDEX = (
+    "https://data.economie.gouv.fr/explore/dataset/transcriptionsxml_audiomp3_mefr_ccpmf_2012-2020/download/"
+    "?format=csv&timezone=Europe/Berlin&lang=fr&use_labels_for_header=true&csv_separator=%3B"
+)
+#: SHA-1 of the parts as pinned by the original importer (the two datasets.md quotes).
+SHA1 = {
+    ARCHIVE + ".001": ("sha1", "863d39a06a388c6491c6ff2f6450b151f38f1b57"),
+    ARCHIVE + ".040": ("sha1", "c8e1e565a0e7a1f6ff1dbfcefe677aa74a41d2f2"),
+}
 #: MAX_SECS 4.5 (the original's hot-patch; the pack may set another), MIN 0.85 s, 20 ms/char, and at
 #: most 1,400 WAV bytes (43.75 ms) of audio per character.
-SPEC = CorpusSpec(name="ccpmf", ms_per_char=20, max_seconds=4.5, min_seconds=0.85, max_ms_per_char=44)
+SPEC = records.CorpusSpec(name="ccpmf", ms_per_char=20, max_seconds=4.5, min_seconds=0.85, max_ms_per_char=44)
 #: Rows are contiguous when the next starts where the previous ends, within this relative tolerance.
 RELATIVE_TOLERANCE = 2.5e-4
 ABSOLUTE_TOLERANCE = 0.01
@@ -59,6 +72,13 @@ _SPOKEN = (
     ("#", "hashtag "),
     ("@", "at "),
 )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The language pack's limit on segment length (the original's hot-patch was 4.5 s)."""
+
+    max_seconds: float = SPEC.max_seconds
 
 
 @dataclass(frozen=True)
@@ -198,11 +218,13 @@ def prepare_ccpmf(
     download: bool = False,
     workers: Optional[int] = None,
     mirror: Optional[str] = None,
-) -> engine.ImportResult:
+) -> ImportResult:
     """Import CCPMF into ``extracted/data/ccpmf/``; segments are at most the pack's ``max_seconds``."""
-    max_seconds = float(pack.corpus_parameters[CORPUS].get("max_seconds", SPEC.max_seconds))  # type: ignore[arg-type]
+    from stt_tasks.importers import engine  # audio libraries: only when importing (see corpus.py)
+
+    max_seconds = CORPUS.settings_of(pack).max_seconds
     spec = dataclasses.replace(SPEC, max_seconds=max_seconds)
-    root, source = registry.unpacked(CORPUS, pack, data_root, download, mirror, unpack=unpack_ccpmf)
+    root, source = corpus.unpacked(CORPUS, pack, data_root, download, mirror)
     return engine.import_corpus(
         spec,
         data_root,
@@ -213,3 +235,22 @@ def prepare_ccpmf(
         lambda issues: ccpmf_records(root, issues, max_seconds),
         more_inputs={"spoken": engine.code_digest(Path(__file__))},
     )
+
+
+CORPUS: corpus.CorpusSpec[Settings] = corpus.CorpusSpec(
+    name="ccpmf",
+    help="CCPMF: conference recordings of the French ministry of the economy, with timed transcripts",
+    folder=SPEC.name,
+    archive=ARCHIVE,
+    url=INDEX,
+    prepare=prepare_ccpmf,
+    records=ccpmf_records,
+    settings=Settings,
+    parameters=corpus.DOWNLOAD_PARAMETERS,
+    options=corpus.DOWNLOAD_OPTIONS,
+    split_archive=True,
+    checksums=SHA1,
+    unpack=unpack_ccpmf,
+    rank=6,
+    languages=("fr",),
+)

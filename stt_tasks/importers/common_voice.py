@@ -2,47 +2,48 @@
 
 Layout (datasets.md 3.1): ``cv-corpus-<version>-<date>/<lang>/`` holding ``clips/*.mp3`` and the
 TSVs. The official train/dev/test are used as they are, unless ``duplicate_sentence_count`` > 1
-asks for a re-split of ``validated.tsv``.
+asks for a re-split of ``validated.tsv``. The newest full release present is imported; a delta
+release is recognised and left out (:mod:`stt_tasks.importers.cv_release`).
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from stt_tasks.errors import BadInputError, NothingToDoError
 from stt_tasks.fsio import CompletionMarker, file_fingerprint, write_text_atomic
-from stt_tasks.importers import engine
+from stt_tasks.importers import corpus
 from stt_tasks.importers.archives import extract_tar_verified
+from stt_tasks.importers.cv_release import delta_message, ignored_deltas, newest_full_release, parse_release, releases_in
 from stt_tasks.importers.records import OFFICIAL, RESPLIT, SPLITS, ClipRecord, CorpusSpec, SourceIssues
-from stt_tasks.importers.resplit import resplit
 from stt_tasks.importers.tsv import read_tsv
 from stt_tasks.languages import LanguagePack
 from stt_tasks.layout import DataRoot
 from stt_tasks.progress import LOG
+from stt_tasks.stepspec import Option
+
+if TYPE_CHECKING:  # the engine imports audio libraries: loaded only when importing (see corpus.py)
+    from stt_tasks.importers.engine import ImportResult
 
 MAX_SECONDS = 10.0
 MS_PER_CHAR = 20
 REQUIRED_COLUMNS = ("client_id", "path", "sentence")
-_RELEASE = re.compile(r"^cv-corpus-(\d+)\.(\d+)(?:-delta)?-(\d{4}-\d{2}-\d{2})-(?P<lang>[\w-]+)\.tar\.gz$")
-_RELEASE_DIR = re.compile(r"^cv-corpus-(\d+)\.(\d+)(?:-delta)?-(\d{4}-\d{2}-\d{2})$")
+#: the output folder under ``extracted/data/``
+FOLDER = "cv-{code}"
 
 
 def corpus_spec(language: str) -> CorpusSpec:
-    return CorpusSpec(name="cv-{}".format(language), ms_per_char=MS_PER_CHAR, max_seconds=MAX_SECONDS)
-
-
-def _release_key(name: str) -> Tuple[int, int, str]:
-    match = _RELEASE.match(name) or _RELEASE_DIR.match(name)
-    assert match is not None
-    return int(match.group(1)), int(match.group(2)), match.group(3)
+    return CorpusSpec(name=FOLDER.format(code=language), ms_per_char=MS_PER_CHAR, max_seconds=MAX_SECONDS)
 
 
 def find_release(sources: Path, language: str, release: Optional[str]) -> Path:
-    """The tarball or extracted release to import: ``release`` if given, else the newest present."""
+    """The tarball or extracted release to import: ``release`` if given, else the newest full release present.
+
+    A delta release is never imported on its own (it holds only the clips added since the release
+    before it): named with ``--release`` or alone in ``sources/``, it is a BadInputError saying
+    which full release to place; beside a full release, it is left out with a warning.
+    """
     if release:
         candidate = Path(release) if Path(release).is_absolute() else sources / release
         if not candidate.exists():
@@ -51,23 +52,25 @@ def find_release(sources: Path, language: str, release: Optional[str]) -> Path:
                     candidate, sources
                 )
             )
+        parsed = parse_release(candidate)
+        if parsed is not None and parsed.delta:
+            raise BadInputError(delta_message(parsed, language))
         return candidate
-    found: List[Path] = []
-    if sources.is_dir():
-        for path in sources.iterdir():
-            match = _RELEASE.match(path.name)
-            if match and match.group("lang") == language and path.is_file():
-                found.append(path)
-            elif _RELEASE_DIR.match(path.name) and (path / language).is_dir():
-                found.append(path)
-    if not found:
+    newest = newest_full_release(sources, language)
+    for delta in ignored_deltas(sources, language):
+        LOG.warning("%s is a delta release: left out, importing the full release %s (merging deltas is not supported yet)",
+                    delta.filename, newest.filename if newest else "-")
+    if newest is None:
+        deltas = [r for r in releases_in(sources, language) if r.delta]
+        if deltas:
+            raise BadInputError(delta_message(deltas[-1], language))
         raise NothingToDoError(
             "no Common Voice {} release in {}: download cv-corpus-<version>-<date>-{}.tar.gz from the "
             "Common Voice site (the download asks for an e-mail address) and place it there.".format(
                 language, sources, language
             )
         )
-    return max(found, key=lambda p: _release_key(p.name))
+    return newest.path
 
 
 def _language_dir(root: Path, language: str) -> Path:
@@ -151,6 +154,10 @@ def resplit_records(
     counted and kept apart by label. The records say the split is ours, so the leakage step holds
     us to it.
     """
+    import pandas as pd  # only for a re-split: the corpus declaration stays importable without it
+
+    from stt_tasks.importers.resplit import resplit
+
     tsv = language_dir / "validated.tsv"
     if not tsv.is_file():
         raise BadInputError("{} is missing: re-splitting needs validated.tsv from the release.".format(tsv))
@@ -182,8 +189,10 @@ def prepare_common_voice(
     sha256: Optional[str] = None,
     strict: bool = False,
     workers: Optional[int] = None,
-) -> engine.ImportResult:
+) -> ImportResult:
     """Import a Common Voice release into ``extracted/data/cv-<lang>/``."""
+    from stt_tasks.importers import engine  # audio libraries: only when importing (see corpus.py)
+
     spec = corpus_spec(pack.code)
     source = find_release(data_root.sources, pack.code, release)
     language_dir, release_info = unpack_release(source, data_root, pack, sha256, strict)
@@ -215,3 +224,29 @@ def prepare_common_voice(
         },
         source_key="release",
     )
+
+
+def _present(sources: Path, pack: LanguagePack) -> List[Path]:
+    """The release ``import common-voice`` would use (the newest full one), for ``import --list``."""
+    newest = newest_full_release(sources, pack.code)
+    return [newest.path] if newest else []
+
+
+RELEASE = Option(("--release",), "tarball or folder name in sources/ (default: the newest full release)")
+SHA256 = Option(("--sha256",), "expected SHA-256 of the tarball (overrides the language pack's)")
+STRICT = Option(("--strict",), "refuse releases without a known SHA-256", action="store_true", default=False)
+
+CORPUS: corpus.CorpusSpec[corpus.NoSettings] = corpus.CorpusSpec(
+    name="common-voice",
+    help="Common Voice: the newest full release tarball placed in sources/ (its download is gated)",
+    folder=FOLDER,
+    archive="cv-corpus-<version>-<date>-{code}.tar.gz",
+    url="https://commonvoice.mozilla.org/datasets (gated: place the tarball by hand)",
+    prepare=prepare_common_voice,
+    records=official_records,
+    parameters=corpus.IMPORT_PARAMETERS + ("duplicate_sentence_count",),
+    options=(RELEASE, SHA256, STRICT, corpus.WORKERS),
+    downloadable=False,
+    present_in=_present,
+    rank=0,
+)

@@ -9,23 +9,37 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, List, Optional, Pattern
+from typing import TYPE_CHECKING, Iterator, List, Optional, Pattern
 
-from stt_tasks.importers import engine, registry
-from stt_tasks.importers.records import ClipRecord, CorpusSpec, SourceIssues
+from stt_tasks.importers import corpus, records
+from stt_tasks.importers.records import ClipRecord, SourceIssues
 from stt_tasks.languages import LanguagePack
 from stt_tasks.layout import DataRoot
 
-CORPUS = "lingua-libre"
-SPEC = CorpusSpec(name="lingualibre", ms_per_char=20, max_seconds=10.0)
+if TYPE_CHECKING:  # the engine imports audio libraries: loaded only when importing (see corpus.py)
+    from stt_tasks.importers.engine import ImportResult
+
+SPEC = records.CorpusSpec(name="lingualibre", ms_per_char=20, max_seconds=10.0)
 AUDIO_SUFFIXES = (".ogg", ".flac", ".wav")
 _QUALIFIER = re.compile(r"\s*\([^()]*\)$")
 
 
+@dataclass(frozen=True)
+class Settings:
+    """The language's Lingua Libre dataset (``Q<qid>-<iso639_3>-<english_name>.zip``) and skiplist."""
+
+    qid: int
+    iso639_3: str
+    english_name: str
+    #: file of the language pack listing speakers to leave out (regular expressions); "" for none
+    skiplist: str = ""
+
+
 def load_skiplist(pack: LanguagePack) -> List[Pattern[str]]:
     """The skiplist's regular expressions (``#`` comments and blank lines ignored)."""
-    name = str(pack.corpus_parameters[CORPUS].get("skiplist", ""))
+    name = CORPUS.settings_of(pack).skiplist
     if not name:
         return []
     lines = pack.data_file(name).read_text(encoding="utf-8").splitlines()
@@ -79,9 +93,11 @@ def prepare_lingua_libre(
     download: bool = False,
     workers: Optional[int] = None,
     mirror: Optional[str] = None,
-) -> engine.ImportResult:
+) -> ImportResult:
     """Import Lingua Libre into ``extracted/data/lingualibre/``."""
-    root, source = registry.unpacked(CORPUS, pack, data_root, download, mirror)
+    from stt_tasks.importers import engine  # audio libraries: only when importing (see corpus.py)
+
+    root, source = corpus.unpacked(CORPUS, pack, data_root, download, mirror)
     skiplist = load_skiplist(pack)
     return engine.import_corpus(
         SPEC,
@@ -93,3 +109,18 @@ def prepare_lingua_libre(
         lambda issues: lingua_libre_records(root, skiplist, issues),
         more_inputs={"skiplist": [p.pattern for p in skiplist]},
     )
+
+
+CORPUS: corpus.CorpusSpec[Settings] = corpus.CorpusSpec(
+    name="lingua-libre",
+    help="Lingua Libre: recordings of words and sentences, named after their transcripts",
+    folder=SPEC.name,
+    archive="Q{qid}-{iso639_3}-{english_name}.zip",
+    url="https://lingualibre.fr/datasets/{archive}",
+    prepare=prepare_lingua_libre,
+    records=lingua_libre_records,
+    settings=Settings,
+    parameters=corpus.DOWNLOAD_PARAMETERS,
+    options=corpus.DOWNLOAD_OPTIONS,
+    rank=1,
+)

@@ -9,16 +9,27 @@ stable hash of the speaker (``mix/<book>`` for mixed books).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator, Optional, Sequence, Tuple
 
-from stt_tasks.importers import engine, registry
-from stt_tasks.importers.records import ClipRecord, CorpusSpec, SourceIssues
+from stt_tasks.importers import corpus, records
+from stt_tasks.importers.records import ClipRecord, SourceIssues
 from stt_tasks.importers.tsv import read_lines
 from stt_tasks.languages import LanguagePack
 from stt_tasks.layout import DataRoot
 
-CORPUS = "m-ailabs"
-SPEC = CorpusSpec(name="M-AILABS", ms_per_char=30, max_seconds=15.0)
+if TYPE_CHECKING:  # the engine imports audio libraries: loaded only when importing (see corpus.py)
+    from stt_tasks.importers.engine import ImportResult
+
+SPEC = records.CorpusSpec(name="M-AILABS", ms_per_char=30, max_seconds=15.0)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The language's M-AILABS tarball (``<language>.tgz``) and the books left out (their folder names)."""
+
+    language: str
+    skipped_books: Tuple[str, ...] = ()
 
 
 def speaker_of(book_dir: Sequence[str]) -> str:
@@ -62,10 +73,12 @@ def prepare_m_ailabs(
     download: bool = False,
     workers: Optional[int] = None,
     mirror: Optional[str] = None,
-) -> engine.ImportResult:
+) -> ImportResult:
     """Import M-AILABS into ``extracted/data/M-AILABS/``."""
-    root, source = registry.unpacked(CORPUS, pack, data_root, download, mirror)
-    skipped = [str(book) for book in pack.corpus_parameters[CORPUS].get("skipped_books", [])]  # type: ignore[attr-defined]
+    from stt_tasks.importers import engine  # audio libraries: only when importing (see corpus.py)
+
+    root, source = corpus.unpacked(CORPUS, pack, data_root, download, mirror)
+    skipped = list(CORPUS.settings_of(pack).skipped_books)
     return engine.import_corpus(
         SPEC,
         data_root,
@@ -76,3 +89,18 @@ def prepare_m_ailabs(
         lambda issues: m_ailabs_records(root, skipped, issues),
         more_inputs={"skipped_books": skipped},
     )
+
+
+CORPUS: corpus.CorpusSpec[Settings] = corpus.CorpusSpec(
+    name="m-ailabs",
+    help="M-AILABS: LibriVox audiobooks read by a few speakers",
+    folder=SPEC.name,
+    archive="{language}.tgz",
+    url="http://www.caito.de/data/Training/stt_tts/{archive}",
+    prepare=prepare_m_ailabs,
+    records=m_ailabs_records,
+    settings=Settings,
+    parameters=corpus.DOWNLOAD_PARAMETERS,
+    options=corpus.DOWNLOAD_OPTIONS,
+    rank=4,
+)

@@ -7,18 +7,28 @@ corpus (the original pointed the CSVs at the Opus files, decoded at 48 kHz on ev
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import TYPE_CHECKING, Iterator, Optional
 
 from stt_tasks.errors import BadInputError
-from stt_tasks.importers import engine, registry
-from stt_tasks.importers.records import SPLITS, ClipRecord, CorpusSpec, SourceIssues
+from stt_tasks.importers import corpus, records
+from stt_tasks.importers.records import SPLITS, ClipRecord, SourceIssues
 from stt_tasks.importers.tsv import read_lines
 from stt_tasks.languages import LanguagePack
 from stt_tasks.layout import DataRoot
 
-CORPUS = "mls"
-SPEC = CorpusSpec(name="MLS", ms_per_char=30, max_seconds=15.0, min_seconds=0.85)
+if TYPE_CHECKING:  # the engine imports audio libraries: loaded only when importing (see corpus.py)
+    from stt_tasks.importers.engine import ImportResult
+
+SPEC = records.CorpusSpec(name="MLS", ms_per_char=30, max_seconds=15.0, min_seconds=0.85)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The language of the MLS tarball (``mls_<language>_opus.tar.gz``, the English name in lower case)."""
+
+    language: str
 
 
 def _corpus_root(root: Path) -> Path:
@@ -61,7 +71,24 @@ def prepare_mls(
     download: bool = False,
     workers: Optional[int] = None,
     mirror: Optional[str] = None,
-) -> engine.ImportResult:
+) -> ImportResult:
     """Import MLS into ``extracted/data/MLS/``."""
-    root, source = registry.unpacked(CORPUS, pack, data_root, download, mirror)
+    from stt_tasks.importers import engine  # audio libraries: only when importing (see corpus.py)
+
+    root, source = corpus.unpacked(CORPUS, pack, data_root, download, mirror)
     return engine.import_corpus(SPEC, data_root, pack, english_compatible, workers, source, lambda issues: mls_records(root, issues))
+
+
+CORPUS: corpus.CorpusSpec[Settings] = corpus.CorpusSpec(
+    name="mls",
+    help="Multilingual LibriSpeech (Opus): LibriVox audiobooks, speaker-disjoint splits",
+    folder=SPEC.name,
+    archive="mls_{language}_opus.tar.gz",
+    url="https://dl.fbaipublicfiles.com/mls/{archive}",
+    prepare=prepare_mls,
+    records=mls_records,
+    settings=Settings,
+    parameters=corpus.DOWNLOAD_PARAMETERS,
+    options=corpus.DOWNLOAD_OPTIONS,
+    rank=5,
+)

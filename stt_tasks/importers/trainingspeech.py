@@ -11,22 +11,33 @@ import csv
 import io
 import re
 from pathlib import Path
-from typing import Iterator, Optional
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator, Optional
 
 from stt_tasks.errors import BadInputError
-from stt_tasks.importers import engine, registry
-from stt_tasks.importers.records import ClipRecord, CorpusSpec, SourceIssues
+from stt_tasks.importers import corpus, records
+from stt_tasks.importers.records import ClipRecord, SourceIssues
 from stt_tasks.languages import LanguagePack
 from stt_tasks.layout import DataRoot
 
-CORPUS = "trainingspeech"
-SPEC = CorpusSpec(name="trainingspeech", ms_per_char=20, max_seconds=15.0)
+if TYPE_CHECKING:  # the engine imports audio libraries: loaded only when importing (see corpus.py)
+    from stt_tasks.importers.engine import ImportResult
+
+SPEC = records.CorpusSpec(name="trainingspeech", ms_per_char=20, max_seconds=15.0)
 COLUMNS = ("path", "duration", "text")
 _FRAGMENT = re.compile(r"^(?P<source>.+)_\d+$")
 #: TrainingSpeech's own clean-up before the label rules (datasets.md 3.3): typographic apostrophes
 #: are apostrophes, and punctuation, brackets and the asterisk are spaces. The asterisk matters: the
 #: book texts use it as a separator, and the label rules reject any label holding one.
 _TEXT_FIXES = str.maketrans({"\u2019": "'", "\u00a0": " ", **{c: " " for c in "°-,;!?.()[]*…—"}})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The TrainingSpeech release (``<release>.zip``) and where it is published."""
+
+    release: str
+    url: str
 
 
 def _data_csv(root: Path) -> Path:
@@ -75,9 +86,11 @@ def prepare_trainingspeech(
     download: bool = False,
     workers: Optional[int] = None,
     mirror: Optional[str] = None,
-) -> engine.ImportResult:
+) -> ImportResult:
     """Import TrainingSpeech into ``extracted/data/trainingspeech/``."""
-    root, source = registry.unpacked(CORPUS, pack, data_root, download, mirror)
+    from stt_tasks.importers import engine  # audio libraries: only when importing (see corpus.py)
+
+    root, source = corpus.unpacked(CORPUS, pack, data_root, download, mirror)
     return engine.import_corpus(
         SPEC,
         data_root,
@@ -88,3 +101,18 @@ def prepare_trainingspeech(
         lambda issues: trainingspeech_records(root, issues),
         more_inputs={"text_fixes": engine.code_digest(Path(__file__))},
     )
+
+
+CORPUS: corpus.CorpusSpec[Settings] = corpus.CorpusSpec(
+    name="trainingspeech",
+    help="TrainingSpeech: audiobook fragments aligned with their text",
+    folder=SPEC.name,
+    archive="{release}.zip",
+    url="{url}",
+    prepare=prepare_trainingspeech,
+    records=trainingspeech_records,
+    settings=Settings,
+    parameters=corpus.DOWNLOAD_PARAMETERS,
+    options=corpus.DOWNLOAD_OPTIONS,
+    rank=2,
+)

@@ -55,6 +55,8 @@ class LanguagePack:
     metadata: ModelMetadata
     export_zip_name: str
     common_voice_releases: Tuple[CommonVoiceRelease, ...]
+    #: the corpora this language has, by CLI name, with the values of each corpus's settings
+    #: (parsed and type-checked by its module's ``Settings``: see ``importers.corpus``); and ``lm``
     corpus_parameters: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     folder: Path = Path(".")
 

@@ -10,23 +10,20 @@ their size.
 from __future__ import annotations
 
 import bz2
-import contextlib
 import gzip
 import lzma
-import urllib.error
-import urllib.request
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence
 
-from stt_tasks.errors import BadInputError, StepError
-from stt_tasks.fsio import atomic_output
+from stt_tasks import download
+from stt_tasks.download import DownloadError  # noqa: F401 (what a failed download raises, for callers)
+from stt_tasks.errors import BadInputError
 from stt_tasks.languages import LanguagePack
-from stt_tasks.progress import LOG, Progress
+from stt_tasks.progress import LOG
 
 BLOCK_SIZE = 4 << 20
-DOWNLOAD_TIMEOUT_S = 60
 
 _OPENERS: Dict[str, Callable[[IO[bytes]], IO[bytes]]] = {
     ".xz": lambda raw: lzma.open(raw, "rb"),  # type: ignore[dict-item]
@@ -37,16 +34,14 @@ _OPENERS: Dict[str, Callable[[IO[bytes]], IO[bytes]]] = {
 _CORRUPT = (lzma.LZMAError, OSError, EOFError, zlib.error)
 
 
-class DownloadError(StepError):
-    """A source could not be downloaded; worth a retry, or the file can be placed by hand."""
-
-
 @dataclass(frozen=True)
 class PackSource:
     """A corpus the language pack names: its file name in ``sources/`` and where to fetch it."""
 
     name: str
     url: str
+    #: published checksum (the entry's ``sha256``), verified on download; None when none is published
+    checksum: Optional[download.Checksum] = None
 
 
 @dataclass(frozen=True)
@@ -65,7 +60,10 @@ TOO_LONG_PATTERN = "*_too_long.txt"
 def pack_sources(pack: LanguagePack) -> List[PackSource]:
     """The LM corpora of the language pack (``corpus_parameters["lm"]["sources"]``)."""
     entries: Sequence[Any] = pack.corpus_parameters.get("lm", {}).get("sources", [])  # type: ignore[assignment]
-    return [PackSource(name=str(entry["name"]), url=str(entry["url"])) for entry in entries]
+    return [
+        PackSource(str(entry["name"]), str(entry["url"]), ("sha256", str(entry["sha256"])) if entry.get("sha256") else None)
+        for entry in entries
+    ]
 
 
 @dataclass(frozen=True)
@@ -76,14 +74,20 @@ class ResolvedSources:
     missing: List[str]
 
 
-def resolve_sources(sources_dir: Path, pack: LanguagePack, texts: Sequence[Path], download: bool) -> ResolvedSources:
-    """The text sources to use; with ``download`` a missing pack corpus is fetched first."""
+def resolve_sources(
+    sources_dir: Path, pack: LanguagePack, texts: Sequence[Path], download: bool, mirror: Optional[str] = None
+) -> ResolvedSources:
+    """The text sources to use; with ``download`` a missing pack corpus is fetched first.
+
+    Fetched as corpus archives are (:func:`stt_tasks.download.fetch`: resumable, checksum-verified
+    where the pack publishes one, from ``mirror`` or ``$STT_CORPUS_MIRROR`` when set).
+    """
     chosen: List[TextSource] = []
     missing: List[str] = []
     for corpus in pack_sources(pack):
         path = sources_dir / corpus.name
         if not path.is_file() and download:
-            download_file(corpus.url, path)
+            fetch_source(corpus, sources_dir, mirror)
         if path.is_file():
             chosen.append(TextSource(path, "pack"))
         else:
@@ -109,26 +113,10 @@ def too_long_sources(data_dir: Path) -> List[TextSource]:
     return [TextSource(path, "too_long") for path in sorted(data_dir.rglob(TOO_LONG_PATTERN)) if path.is_file()]
 
 
-def download_file(url: str, target: Path) -> None:
-    """Fetch ``url`` into ``target`` atomically (a failed download leaves nothing behind)."""
-    LOG.info("downloading %s to %s", url, target)
-    try:
-        with contextlib.closing(urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S)) as response:
-            length = response.headers.get("Content-Length")
-            progress = Progress("download " + target.name, int(length) if length else None, "MB", scale=10**6)
-            with atomic_output(target, "wb") as handle:
-                for block in iter(lambda: response.read(1 << 20), b""):
-                    handle.write(block)
-                    progress.advance(len(block))
-                if length and progress.done != int(length):
-                    raise OSError("connection closed after {} of {} bytes".format(progress.done, length))
-            progress.finish()
-    except (urllib.error.URLError, OSError) as error:
-        raise DownloadError(
-            "cannot download {} to {}: {}. Retry, or download it by other means and place it at {}.".format(
-                url, target, error, target
-            )
-        ) from None
+def fetch_source(corpus: PackSource, sources_dir: Path, mirror: Optional[str] = None) -> Path:
+    """Download a pack corpus into ``sources_dir`` under its name (the shared downloader)."""
+    url = download.source_url(corpus.url, corpus.name, mirror)
+    return download.fetch(url, sources_dir / corpus.name, corpus.checksum)
 
 
 def _open(path: Path, raw: IO[bytes]) -> IO[bytes]:

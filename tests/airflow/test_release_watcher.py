@@ -57,6 +57,25 @@ def test_newest_full_release_of_the_language(sources):
     assert newest_release(sources, "it") is None
 
 
+def test_a_newer_delta_is_not_scheduled_the_full_release_is(sources, caplog):
+    """The import uses the newest full release beside a delta; the watcher schedules that one."""
+    delta = sources / "cv-corpus-22.0-delta-2025-06-20-fr.tar.gz"
+    delta.write_bytes(b"delta")
+    with caplog.at_level("WARNING"):
+        release = newest_release(sources, "fr")
+    assert release.filename == "cv-corpus-21.0-2025-03-14-fr.tar.gz" and release.version == (21, 0)
+    assert str(delta) in caplog.text and "delta" in caplog.text
+
+
+def test_a_delta_alone_is_nothing_to_schedule_and_is_named(tmp_path, caplog):
+    delta = tmp_path / "cv-corpus-22.0-delta-2025-06-20-fr.tar.gz"
+    delta.write_bytes(b"delta")
+    with caplog.at_level("WARNING"):
+        assert newest_release(tmp_path, "fr") is None
+    assert str(delta) in caplog.text and "place the full release cv-corpus-22.0-2025-06-20-fr.tar.gz" in caplog.text
+    assert not decide(None, None, None, {}, 0.0).schedule
+
+
 def test_metadata_over_http(sources, metadata_server):
     url, _ = metadata_server
     metadata = fetch_metadata(url, newest_release(sources, "fr"), "fr")

@@ -52,3 +52,16 @@ def make_release(
     archive = sources / name
     write_release(archive, "fr", clips, tables, extra_members)  # type: ignore[arg-type]
     return archive
+
+
+def small_release(
+    sources: Path,
+    payloads: Sequence[bytes],
+    name: str = "cv-corpus-98.0-2025-01-01-fr.tar.gz",
+    extra: Sequence[Tuple[tarfile.TarInfo, Optional[bytes]]] = (),
+    splits: Sequence[str] = ("train", "dev", "test"),
+) -> Path:
+    """A release of one clip per TSV of ``splits`` (a delta has only ``validated``)."""
+    tables = {split: tsv(HEADER_7, [row(HEADER_7, split, "{}.mp3".format(split), "bonjour")]) for split in splits}
+    clips = [("{}.mp3".format(split), payloads[3]) for split in splits]
+    return make_release(sources, clips, tables, name=name, extra_members=extra)

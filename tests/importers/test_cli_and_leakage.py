@@ -8,8 +8,9 @@ from typing import Any, Dict, List
 
 import pytest
 
-from stt_tasks.cli import IMPORTERS, main
+from stt_tasks.cli import main
 from stt_tasks.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_NOTHING_TO_DO, EXIT_OK
+from stt_tasks.importers.registry import corpora
 from stt_tasks.languages import load_language
 from stt_tasks.layout import DataRoot
 from stt_tasks.sample_corpus import build_sample_corpus
@@ -26,7 +27,7 @@ def step(capsys: pytest.CaptureFixture, argv: List[str], expected: int = EXIT_OK
 def test_list_shows_every_corpus_and_whether_it_is_present(data_root: DataRoot, capsys: pytest.CaptureFixture) -> None:
     fixtures.mls(data_root.sources)
     listed = step(capsys, ["import", "--list", "--data-root", str(data_root.root)])["corpora"]
-    assert sorted(row["corpus"] for row in listed) == sorted(IMPORTERS)
+    assert sorted(row["corpus"] for row in listed) == sorted(corpora())
     present = {row["corpus"]: row["present"] for row in listed}
     assert present["mls"] and not present["lingua-libre"]
     assert all(row["url"] for row in listed)
@@ -45,7 +46,7 @@ def test_all_seven_importers_then_leakage_then_alphabet(data_root: DataRoot, cap
     list(fixtures.all_fixtures(data_root.sources))
     root = ["--data-root", str(data_root.root), "--workers", "2"]
     csvs: List[Path] = []
-    for corpus in sorted(IMPORTERS):
+    for corpus in sorted(corpora()):
         result = step(capsys, ["import", corpus] + root)
         assert Path(result["report"]).is_file()
         csvs += [Path(path) for path in result["csv"].values()]

@@ -12,7 +12,7 @@ import pytest
 from stt_tasks.errors import EXIT_BAD_INPUT, EXIT_NOTHING_TO_DO
 from stt_tasks.importers.common_voice import prepare_common_voice
 
-from tests.importers.cv_releases import HEADER_7, HEADER_17, make_release, row, tsv
+from tests.importers.cv_releases import HEADER_17, make_release, row, small_release, tsv
 
 
 def read_csv(path: Path):
@@ -123,13 +123,7 @@ def test_tsv_without_required_column_names_the_file(tmp_path, clip_payloads, ste
     assert "train.tsv" in run.stderr and "missing column(s) path" in run.stderr
 
 
-def _small_release(sources: Path, payloads, name="cv-corpus-98.0-2025-01-01-fr.tar.gz", extra=()):
-    tables = {
-        split: tsv(HEADER_7, [row(HEADER_7, split, "{}.mp3".format(split), "bonjour")])
-        for split in ("train", "dev", "test")
-    }
-    clips = [("{}.mp3".format(split), payloads[3]) for split in ("train", "dev", "test")]
-    return make_release(sources, clips, tables, name=name, extra_members=extra)
+_small_release = small_release
 
 
 def test_wrong_sha256_is_refused_and_nothing_extracted(tmp_path, clip_payloads, step):
@@ -172,7 +166,8 @@ def _member(name: str, kind: bytes, linkname: str = "") -> tarfile.TarInfo:
 @pytest.mark.parametrize(
     "member,reason",
     [
-        (_member("cv-corpus-98.0-2025-01-01/fr/../../escape.txt", tarfile.REGTYPE), "'..'"),
+        # extracted into <data root>/extracted/releases/<scratch>/: this climbs to <data root>/escape.txt
+        (_member("cv-corpus-98.0-2025-01-01/fr/../../../../../escape.txt", tarfile.REGTYPE), "'..'"),
         (_member("/tmp/absolute.txt", tarfile.REGTYPE), "absolute path"),
         (_member("cv-corpus-98.0-2025-01-01/fr/dev0", tarfile.CHRTYPE), "device"),
         (_member("cv-corpus-98.0-2025-01-01/fr/link", tarfile.SYMTYPE, "../../../etc/passwd"), "outside"),
@@ -185,6 +180,7 @@ def test_hostile_archive_members_are_refused(tmp_path, clip_payloads, step, memb
     assert run.returncode == EXIT_BAD_INPUT, run.stderr
     assert reason in run.stderr and repr(member.name) in run.stderr
     assert not (tmp_path / "escape.txt").exists()
+    assert not list(tmp_path.rglob("escape.txt"))
     releases = tmp_path / "extracted" / "releases"
     assert not releases.exists() or not any(releases.iterdir())
 

@@ -10,10 +10,13 @@ import threading
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
+import dataclasses
+
 import pytest
 
+from stt_tasks import download
 from stt_tasks.errors import BadInputError
-from stt_tasks.importers import download, registry
+from stt_tasks.importers import ccpmf
 from stt_tasks.importers.ccpmf import prepare_ccpmf
 from stt_tasks.importers.lingua_libre import prepare_lingua_libre
 from stt_tasks.languages import LanguagePack
@@ -148,7 +151,8 @@ def test_split_archive_parts_are_checked_against_the_pinned_sha1(
 def test_split_archive_parts_are_fetched_until_the_mirror_has_no_more(
     served: Server, data_root: DataRoot, pack: LanguagePack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(registry, "CCPMF_SHA1", {})  # the fixture's parts are not the published ones
+    # the fixture's parts are not the published ones
+    monkeypatch.setattr(ccpmf, "CORPUS", dataclasses.replace(ccpmf.CORPUS, checksums={}))
     fixture = fixtures.ccpmf(served.folder, parts=4)
     result = prepare_ccpmf(data_root, pack, download=True, workers=1, mirror=served.url)
     assert sorted(p.name for p in data_root.sources.iterdir()) == sorted(p.name for p in fixture.archives)
@@ -159,14 +163,14 @@ def test_split_archive_from_the_upstream_index(
     served: Server, data_root: DataRoot, pack: LanguagePack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Upstream CCPMF: an index CSV lists one URL per part; each part's name comes from the server."""
-    monkeypatch.setattr(registry, "CCPMF_SHA1", {})
-    monkeypatch.delenv(registry.MIRROR_ENV, raising=False)
+    monkeypatch.delenv(download.MIRROR_ENV, raising=False)
     fixture = fixtures.ccpmf(served.folder / "parts")
     for number, part in enumerate(fixture.archives):
         served.attachments["parts/{}".format(part.name)] = part.name
     urls = [served.url + "parts/" + part.name for part in reversed(fixture.archives)]  # any order
     (served.folder / "index.csv").write_bytes(("Lien\r\n" + "\r\n".join(urls) + "\r\n").encode("utf-8"))
-    monkeypatch.setattr(registry, "CCPMF_INDEX", served.url + "index.csv")
+    local = dataclasses.replace(ccpmf.CORPUS, checksums={}, url=served.url + "index.csv")
+    monkeypatch.setattr(ccpmf, "CORPUS", local)
     result = prepare_ccpmf(data_root, pack, download=True, workers=1)
     assert sorted(p.name for p in data_root.sources.iterdir() if not p.name.startswith(".")) == sorted(
         p.name for p in fixture.archives

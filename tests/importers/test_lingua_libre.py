@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import zipfile
-
 import pytest
 
 from stt_tasks.errors import BadInputError
@@ -11,7 +9,7 @@ from stt_tasks.importers.lingua_libre import load_skiplist, prepare_lingua_libre
 from stt_tasks.languages import LanguagePack
 from stt_tasks.layout import DataRoot
 from tests.importers import fixtures
-from tests.importers.test_corpora import rows
+from tests.importers.test_corpora import contents, rows
 
 
 def test_skiplist_lives_in_the_language_pack(pack: LanguagePack) -> None:
@@ -39,15 +37,22 @@ def test_transcripts_speakers_and_sentences(data_root: DataRoot, pack: LanguageP
 
 
 def test_zip_member_escaping_the_target_is_refused(data_root: DataRoot, pack: LanguagePack) -> None:
-    fixtures.write_zip(data_root.sources / "Q21-fra-French.zip", [("Q21-fra-French/../../evil.ogg", b"x")])
+    # Extracted into extracted/releases/<scratch>/, this member climbs to extracted/evil.ogg: outside.
+    member = "Q21-fra-French/../../../evil.ogg"
+    fixtures.write_zip(data_root.sources / "Q21-fra-French.zip", [("Q21-fra-French/ok.ogg", b"x"), (member, b"x")])
     with pytest.raises(BadInputError, match="evil.ogg.*'..'"):
         prepare_lingua_libre(data_root, pack, workers=1)
     assert not (data_root.extracted / "evil.ogg").exists()
+    assert not list(data_root.root.rglob("evil.ogg"))
+    assert contents(data_root.releases) == []  # the scratch folder is gone too
 
 
 def test_truncated_zip_is_a_bad_input(data_root: DataRoot, pack: LanguagePack) -> None:
     archive = fixtures.lingua_libre(data_root.sources).archives[0]
     archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    truncated = archive.read_bytes()
     with pytest.raises(BadInputError, match="not a readable zip.*download it again"):
         prepare_lingua_libre(data_root, pack, workers=1)
-    assert not zipfile.is_zipfile(str(archive))
+    # No partial extraction is left to be taken for a complete one, and the source is left as it was.
+    assert contents(data_root.releases) == [] and contents(data_root.data) == []
+    assert archive.read_bytes() == truncated

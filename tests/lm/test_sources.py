@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import dataclasses
 import functools
+import hashlib
 import gzip
 import http.server
 import lzma
@@ -17,7 +18,7 @@ import pytest
 from stt_tasks.errors import BadInputError
 from stt_tasks.languages import LanguagePack
 from stt_tasks.lm import sources
-from stt_tasks.lm.sources import DownloadError, download_file, read_blocks, resolve_sources
+from stt_tasks.lm.sources import DownloadError, PackSource, fetch_source, read_blocks, resolve_sources
 
 TEXT = "".join("Ligne numéro {} du corpus, avec des accents : été, œuvre.\n".format(n) for n in range(50000))
 
@@ -79,17 +80,44 @@ def http_root(tmp_path: Path) -> Iterator[str]:
 def test_download_writes_the_file(tmp_path: Path, http_root: str) -> None:
     payload = lzma.compress(TEXT.encode("utf-8"))
     (tmp_path / "served" / "wiki.txt.xz").write_bytes(payload)
-    target = tmp_path / "sources" / "wiki.txt.xz"
-    download_file(http_root + "wiki.txt.xz", target)
-    assert target.read_bytes() == payload
+    target = fetch_source(PackSource("wiki.txt.xz", http_root + "wiki.txt.xz"), tmp_path / "sources")
+    assert target == tmp_path / "sources" / "wiki.txt.xz" and target.read_bytes() == payload
     assert [p.name for p in target.parent.iterdir()] == ["wiki.txt.xz"]
 
 
 def test_failed_download_is_clear_and_leaves_nothing(tmp_path: Path, http_root: str) -> None:
-    target = tmp_path / "sources" / "wiki.txt.xz"
-    with pytest.raises(DownloadError, match=r"cannot download http://127\.0\.0\.1:\d+/wiki\.txt\.xz .*404"):
-        download_file(http_root + "wiki.txt.xz", target)
-    assert not target.exists() and not list(target.parent.glob("*"))
+    sources_dir = tmp_path / "sources"
+    with pytest.raises(DownloadError, match=r"http://127\.0\.0\.1:\d+/wiki\.txt\.xz: not found on the server \(HTTP 404\)"):
+        fetch_source(PackSource("wiki.txt.xz", http_root + "wiki.txt.xz"), sources_dir)
+    assert not list(sources_dir.glob("*"))
+
+
+def test_lm_text_downloads_like_a_corpus_archive(tmp_path: Path, http_root: str) -> None:
+    """The shared downloader: a partial download is completed (this server ignores Range, so restarted:
+    Range resumes are tests/importers/test_download.py's), and a published checksum is verified."""
+    payload = lzma.compress(TEXT.encode("utf-8"))
+    (tmp_path / "served" / "wiki.txt.xz").write_bytes(payload)
+    sources_dir = tmp_path / "sources"
+    sources_dir.mkdir()
+    (sources_dir / "wiki.txt.xz.part").write_bytes(payload[:1000])  # a download cut short, with the right bytes
+    good = PackSource("wiki.txt.xz", http_root + "wiki.txt.xz", ("sha256", hashlib.sha256(payload).hexdigest()))
+    assert fetch_source(good, sources_dir).read_bytes() == payload
+    bad = PackSource("other.txt.xz", http_root + "wiki.txt.xz", ("sha256", "0" * 64))
+    with pytest.raises(BadInputError, match="SHA256 is .* but 0{64} is published for other.txt.xz"):
+        fetch_source(bad, sources_dir)
+    assert sorted(p.name for p in sources_dir.iterdir()) == ["wiki.txt.xz"]
+
+
+def test_pack_corpora_come_from_the_mirror_when_one_is_set(
+    tmp_path: Path, http_root: str, pack: LanguagePack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "served" / "wiki.txt.xz").write_bytes(lzma.compress(b"Bonjour.\n"))
+    unreachable = dataclasses.replace(
+        pack, corpus_parameters={"lm": {"sources": [{"name": "wiki.txt.xz", "url": "http://127.0.0.1:9/wiki.txt.xz"}]}}
+    )
+    monkeypatch.setenv("STT_CORPUS_MIRROR", http_root)
+    resolved = resolve_sources(tmp_path / "sources", unreachable, [], download=True)
+    assert [s.path for s in resolved.sources] == [tmp_path / "sources" / "wiki.txt.xz"]
 
 
 def test_pack_corpora_are_downloaded_only_when_asked(tmp_path: Path, http_root: str, pack: LanguagePack) -> None:

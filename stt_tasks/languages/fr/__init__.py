@@ -121,6 +121,7 @@ PACK = LanguagePack(
     metadata=METADATA,
     export_zip_name="fr-fr",
     common_voice_releases=COMMON_VOICE_RELEASES,
+    # The corpora of this language, each parsed into its module's Settings (Common Voice needs none).
     corpus_parameters={
         "lingua-libre": {
             "qid": 21,
@@ -137,7 +138,6 @@ PACK = LanguagePack(
         "mls": {"language": "french"},
         "ccpmf": {"max_seconds": 4.5},
         "lm": {
-            "iconv_locale": "fr_FR.UTF-8",
             # The original pipeline's LM corpora (datasets.md 6.1): read from sources/, or
             # downloaded there by `lm --download`.
             "sources": [

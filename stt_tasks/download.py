@@ -1,9 +1,11 @@
-"""Fetching a corpus archive from its upstream URL: resumable, verified, atomic.
+"""The one downloader of the pipeline (corpus archives and LM texts): resumable, verified, atomic.
 
-Corpus archives are tens of gigabytes on links that drop. Bytes go to ``<name>.part`` beside the
-final file; a re-run asks the server for the rest (HTTP ``Range``) instead of starting over. The
+Corpus archives and LM texts are gigabytes on links that drop. Bytes go to ``<name>.part`` beside
+the final file; a re-run asks the server for the rest (HTTP ``Range``) instead of starting over. The
 checksum (where one is published) covers the whole file, resumed prefix included, and the file
-appears under its final name only once complete and verified.
+appears under its final name only once complete and verified. A mirror (``--mirror`` or
+``$STT_CORPUS_MIRROR``) serving the same file names replaces every upstream URL: that is how an
+offline site, or a test, serves them.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from stt_tasks.progress import LOG, Progress
 
 CHUNK = 1 << 20
 TIMEOUT_SECONDS = 60
+MIRROR_ENV = "STT_CORPUS_MIRROR"
 #: (algorithm, hex digest), e.g. ("sha1", "863d...")
 Checksum = Tuple[str, str]
 
@@ -59,6 +62,18 @@ def _open(url: str, offset: int, method: str = "GET") -> "urllib.response.addinf
         ) from None
 
 
+def mirror_url(mirror: Optional[str] = None) -> Optional[str]:
+    """The mirror's base URL (ending with ``/``): ``mirror``, else ``$STT_CORPUS_MIRROR``, else None."""
+    value = mirror or os.environ.get(MIRROR_ENV)
+    return value.rstrip("/") + "/" if value else None
+
+
+def source_url(url: str, name: str, mirror: Optional[str] = None) -> str:
+    """Where to fetch the file ``name``: from the mirror when one is set, else its upstream ``url``."""
+    base = mirror_url(mirror)
+    return base + name if base else url
+
+
 def attachment_name(url: str) -> Optional[str]:
     """The file name a server announces for ``url`` (Content-Disposition), if any."""
     with _open(url, 0, "HEAD") as response:
@@ -94,7 +109,7 @@ def fetch(url: str, target: Path, checksum: Optional[Checksum] = None) -> Path:
                 offset = 0
                 digest = hashlib.new(checksum[0]) if checksum else None
             total = response.headers.get("Content-Length")
-            progress = Progress("download {}".format(target.name), (int(total) >> 20) if total else None, "MB", 10.0)
+            progress = Progress("download {}".format(target.name), int(total) if total else None, "MB", 10.0, 10**6)
             received = 0
             with open(partial, "ab" if offset else "wb") as out:
                 try:
@@ -103,7 +118,7 @@ def fetch(url: str, target: Path, checksum: Optional[Checksum] = None) -> Path:
                         received += len(chunk)
                         if digest is not None:
                             digest.update(chunk)
-                        progress.advance(len(chunk) >> 20)
+                        progress.advance(len(chunk))
                 except (OSError, http.client.HTTPException) as error:
                     raise DownloadError(
                         "{}: the connection dropped after {} bytes ({}). Run again to resume.".format(
