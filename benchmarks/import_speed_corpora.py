@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from stt_tasks import audio  # noqa: E402
 from stt_tasks.importers.engine import available_workers  # noqa: E402
 from stt_tasks.importers.records import ClipRecord, SourceIssues  # noqa: E402
-from stt_tasks.importers.registry import CORPUS_MODULES, corpus_module, prepare_function  # noqa: E402
+from stt_tasks.importers.registry import corpora  # noqa: E402
 from stt_tasks.languages import load_language  # noqa: E402
 from stt_tasks.layout import DataRoot  # noqa: E402
 from stt_tasks.progress import configure_logging  # noqa: E402
@@ -180,21 +180,26 @@ def timed(function: Callable[[], object]) -> float:
     return time.perf_counter() - began
 
 
+def downloadable_corpora() -> List[str]:
+    """Every corpus but Common Voice (measured by benchmarks/import_speed.py)."""
+    return sorted(name for name, spec in corpora().items() if spec.downloadable)
+
+
 def measure(corpus: str, work: Path, clips: int, seconds: float, workers: int) -> Dict[str, float]:
-    module = corpus_module(corpus)
-    prepare = prepare_function(corpus)
+    spec = corpora()[corpus]
+    prepare = spec.prepare
     pack = load_language("fr")
     root = DataRoot(work / corpus)
     root.create()
     build(corpus, root.sources, clips, seconds)
     prepare(root, pack, workers=workers)  # extracts once; the timed runs below reuse the extraction
     release = root.releases / next(p.name for p in root.releases.iterdir() if p.is_dir())
-    records_function = getattr(module, CORPUS_MODULES[corpus] + "_records")
+    records_function = spec.records
     # Lingua Libre and M-AILABS also take their skip lists (nothing to skip here).
     extra: List[object] = [[]] if corpus in ("lingua-libre", "m-ailabs") else []
     records: List[ClipRecord] = list(records_function(release, *extra, SourceIssues()))
 
-    shutil.rmtree(root.corpus_dir(module.SPEC.name))
+    shutil.rmtree(root.corpus_dir(spec.output_folder(pack)))
     ours = timed(lambda: prepare(root, pack, workers=workers))
     out = work / corpus / "baseline"
     out.mkdir()
@@ -211,14 +216,14 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=240)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--workers", type=int, default=available_workers())
-    parser.add_argument("--corpus", action="append", choices=sorted(CORPUS_MODULES), help="default: every corpus")
+    parser.add_argument("--corpus", action="append", choices=downloadable_corpora(), help="default: every corpus")
     args = parser.parse_args()
     configure_logging(logging.WARNING)
     print("{} clips of {:.1f} s per corpus, {} processes for every method".format(args.clips, args.seconds, args.workers))
     print("{:<25} {:>6} {:>11} {:>11} {:>11} {:>10} {:>10}".format(
         "corpus", "clips", "ours c/s", "base c/s", "floor c/s", "ours/base", "ours/floor"))
     with tempfile.TemporaryDirectory() as scratch:
-        for corpus in args.corpus or sorted(CORPUS_MODULES):
+        for corpus in args.corpus or downloadable_corpora():
             m = measure(corpus, Path(scratch), args.clips, args.seconds, args.workers)
             print("{:<25} {:>6} {:>11.1f} {:>11.1f} {:>11.1f} {:>9.1f}x {:>9.2f}x".format(
                 corpus, int(m["clips"]), m["ours"], m["baseline"], m["floor"], m["ours"] / m["baseline"], m["ours"] / m["floor"]))
