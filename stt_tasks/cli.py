@@ -34,12 +34,19 @@ INPUTS: Dict[str, str] = {
     "alphabet": "the alphabet step's alphabet (default models/alphabet.txt)",
     "scorer": "the lm step's scorer package (default lm/kenlm.scorer when present, else none)",
     "model": "the export step's TFLite model (default models/output_graph.tflite)",
+    "model_zip": "the export step's model zip (default models/<language pack's zip name>.zip)",
+    "test_summary": "the test step's summary (default models/test_summary.json)",
+    "test_output": "the test step's per-clip output (default: the one the test summary names)",
+    "training": "the train step's result (default checkpoints/training.json)",
+    "tuning": "the optimize-lm step's tuning (default lm/opt_lm.json)",
 }
 
 
 def _inputs(args: argparse.Namespace, root: DataRoot) -> Dict[str, Optional[Path]]:
     """The upstream artifacts given to the step, checked; None where not given (empty included): the default."""
-    return {name: root.given_input(getattr(args, name), "--" + name, getattr(root, name)) for name in args.inputs}
+    return {name: root.given_input(getattr(args, name), "--" + name.replace("_", "-"),
+                                   getattr(root, name, Path("the step's default")))
+            for name in args.inputs}
 
 
 def _preflight(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
@@ -181,7 +188,7 @@ def _package(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -
 def _report(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
     from stt_tasks.report import build_report
 
-    return build_report(root, load_language(args.language))
+    return build_report(root, load_language(args.language), **_inputs(args, root))
 
 
 def _params(args: argparse.Namespace, root: DataRoot, params: Dict[str, Any]) -> Dict[str, Any]:
@@ -204,7 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub = steps.add_parser(name, parents=[common], help=help, description=help)
         add_parameter_options(sub, parameters)
         for input_name in inputs:
-            sub.add_argument("--" + input_name, default=None, metavar="PATH", help=INPUTS[input_name])
+            sub.add_argument("--" + input_name.replace("_", "-"), default=None, metavar="PATH",
+                             help=INPUTS[input_name])
         sub.set_defaults(function=function, parameters=list(parameters), inputs=list(inputs))
         return sub
 
@@ -269,15 +277,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--pb", action="store_true", help="also export a frozen TensorFlow graph (output_graph.pb)")
     sub.add_argument("--no-quantize", action="store_true", help="export float weights instead of int8")
     sub = step("transcribe", _transcribe, "transcribe the dev clips with the exported model in the stt runtime",
-               ["beam_width", "lm_alpha", "lm_beta"], inputs=["model", "scorer"])
+               ["beam_width", "lm_alpha", "lm_beta"], inputs=["model", "scorer", "test_summary"])
     sub.add_argument("--max-clips", type=int, default=None, help="transcribe at most this many dev clips")
     sub.add_argument("--tolerance", type=float, default=None, help="largest accepted WER difference (default 0.05)")
 
     step("optimize-lm", _optimize_lm, "tune lm_alpha/lm_beta on the dev sets (LM_EVALUATE_RANGE)",
          ["lm_evaluate_range", "batch_size", "beam_width"], inputs=["alphabet", "scorer"])
     step("package", _package, "model and checkpoint archives, the model zip and a model card",
-         inputs=["model", "alphabet", "scorer"])
-    step("report", _report, "HTML report with plots of the corpora, the training and the results")
+         inputs=["model", "alphabet", "scorer", "model_zip", "test_summary", "training", "tuning"])
+    step("report", _report, "HTML report with plots of the corpora, the training and the results",
+         inputs=["test_summary", "test_output", "training", "tuning"])
 
     step("params", _params, "print the effective run parameters", list(PARAMETERS))
     return parser
