@@ -11,14 +11,12 @@ shipped, and links to the report step's plots. Pure Python: no TensorFlow needed
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
-import tarfile
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from stt_tasks import __version__
+from stt_tasks import __version__, reproducible
 from stt_tasks.errors import BadInputError
 from stt_tasks.fsio import CompletionMarker, atomic_path, file_fingerprint, sha256_file, write_text_atomic
 from stt_tasks.languages import LanguagePack
@@ -29,6 +27,8 @@ from stt_tasks.training.checkpoints import relative_state
 from stt_tasks.training.evaluate import scorer_path
 
 MARKER = ".package.completed.json"
+#: Bumped when the archives or the card change for the same inputs (markers of older writers are stale).
+WRITER = "package/2"
 
 
 def _json(path: Path) -> Optional[Dict[str, Any]]:
@@ -52,22 +52,15 @@ def checkpoint_members(checkpoints: Path) -> List[Path]:
 
 def write_tar_xz(target: Path, members: List[Tuple[Path, str]],
                  rewrite: Optional[Mapping[str, Callable[[str], str]]] = None) -> None:
-    """A .tar.xz of (file, name in archive) pairs, written under a temporary name then renamed.
+    """A reproducible .tar.xz of (file, name in archive) pairs, written under a temporary name then renamed.
 
     ``rewrite`` maps archive names to a function applied to that text file's content (the checkpoint
     state file gets bare names, so the archive works wherever it is extracted).
     """
-    with atomic_path(target) as tmp, tarfile.open(tmp, "w:xz") as archive:
-        for path, name in members:
-            if rewrite and name in rewrite:
-                payload = rewrite[name](path.read_text(encoding="utf-8")).encode("utf-8")
-                info = tarfile.TarInfo(name)
-                info.size = len(payload)
-                info.mtime = int(path.stat().st_mtime)
-                info.mode = 0o644
-                archive.addfile(info, io.BytesIO(payload))
-            else:
-                archive.add(str(path), arcname=name)
+    rewrite = rewrite or {}
+    reproducible.write_tar_xz(target, [
+        (path, name, rewrite[name](path.read_text(encoding="utf-8")).encode("utf-8") if name in rewrite else None)
+        for path, name in members])
 
 
 def corpus_reports(root: DataRoot) -> Dict[str, Dict[str, Any]]:
@@ -131,18 +124,26 @@ def built_with(train: Mapping[str, Any]) -> str:
     return "Built: {}; packaged in {}.".format(trained, named(image_identity()))
 
 
+def trained_parameters(training: Optional[Mapping[str, Any]], params: Mapping[str, Any]) -> Dict[str, Any]:
+    """The parameters the model was trained with (the train step's result), else the run's own."""
+    if not training:
+        return dict(params)
+    trained_with = dict(training.get("parameters") or params)
+    trained_with.setdefault("enable_augments", False)  # the train step records augmentation only when on
+    return trained_with
+
+
 def model_card(pack: LanguagePack, root: DataRoot, params: Mapping[str, Any],
-               artifacts: Mapping[str, Dict[str, Any]]) -> str:
-    """The Markdown model card: identity, lineage, training, results, artifacts."""
+               artifacts: Mapping[str, Dict[str, Any]], training: Optional[Mapping[str, Any]] = None,
+               summary: Optional[Mapping[str, Any]] = None, tuned: Optional[Mapping[str, Any]] = None) -> str:
+    """The Markdown model card: identity, lineage, training, results, artifacts.
+
+    ``training``, ``summary`` and ``tuned`` are the train, test and optimize-lm steps' results (None: not
+    run), read by the caller from the paths it was given.
+    """
     meta = pack.metadata
-    train_marker = _json(root.checkpoints / ".train.completed.json") or {}
-    train = train_marker.get("result", {})
-    # The parameters the model was trained with (recorded by the train step), not today's defaults.
-    trained_with = dict(train_marker.get("inputs", {}).get("parameters") or params)
-    if train_marker:
-        trained_with.setdefault("enable_augments", False)  # the train marker records augmentation only when on
-    summary = _json(root.models / "test_summary.json")
-    tuned = _json(root.lm / "opt_lm.json")
+    train = dict(training or {})
+    trained_with = trained_parameters(training, params)
     lines = ["# {} {} ({})".format(meta.model_name, meta.model_version, meta.language), "", meta.description, "",
              "| | |", "|---|---|"]
     for key, value in (("author", meta.author), ("contact", meta.contact_info), ("licence", meta.license),
@@ -187,7 +188,7 @@ def model_card(pack: LanguagePack, root: DataRoot, params: Mapping[str, Any],
         overall = summary["test"]["overall"]
         lines.append("| **overall** | {} | {:.3f} | {:.3f} |".format(overall["clips"], overall["wer"], overall["cer"]))
     else:
-        lines.append("Not tested (no models/test_summary.json).")
+        lines.append("Not tested (no test summary).")
     if tuned:
         lines += ["", "Decoder tuned on the dev sets ({} trials): lm_alpha {:.4f}, lm_beta {:.4f}, dev {} {:.4f}."
                   .format(tuned["trials"], tuned["lm_alpha"], tuned["lm_beta"], tuned["metric"], tuned["wer"])]
@@ -197,16 +198,46 @@ def model_card(pack: LanguagePack, root: DataRoot, params: Mapping[str, Any],
     return "\n".join(lines) + "\n"
 
 
+def optional_input(given: Optional[Path], default: Path, what: str) -> Optional[Path]:
+    """The artifact given, else the default when it exists; None (with a warning) when neither."""
+    if given is not None:
+        return given
+    if default.is_file():
+        return default
+    LOG.warning("no %s (%s): the model card says so", what, default)
+    return None
+
+
+def package_inputs(root: DataRoot, params: Mapping[str, Any], model_members: List[Tuple[Path, str]],
+                   checkpoint: List[Path], model_zip: Path,
+                   records: Mapping[str, Optional[Path]]) -> Dict[str, Any]:
+    """Everything the archives and the card depend on, by content: a re-run with none of it changed skips."""
+    return {
+        "model": [dict(file_fingerprint(p), name=name) for p, name in model_members],
+        "checkpoint": [file_fingerprint(p) for p in checkpoint],
+        "zip": file_fingerprint(model_zip),
+        "records": {name: file_fingerprint(path) if path else None for name, path in sorted(records.items())},
+        "corpus_reports": [file_fingerprint(p) for p in sorted(root.data.glob("*/*_report.json"))],
+        "parameters": dict(params),
+        "software": software_versions(),
+        "packaged_in": image_identity(),
+        "writer": WRITER,
+    }
+
+
 def package(root: DataRoot, pack: LanguagePack, params: Mapping[str, Any], model: Optional[Path] = None,
-            alphabet: Optional[Path] = None, scorer: Optional[Path] = None) -> Dict[str, Any]:
+            alphabet: Optional[Path] = None, scorer: Optional[Path] = None, model_zip: Optional[Path] = None,
+            test_summary: Optional[Path] = None, training: Optional[Path] = None,
+            tuning: Optional[Path] = None) -> Dict[str, Any]:
     """Write the archives, the zip copy and the model card into the data root.
 
-    ``model``, ``alphabet`` and ``scorer`` default to the export, alphabet and lm steps' outputs (no scorer
-    when absent).
+    ``model``, ``alphabet``, ``scorer`` and ``model_zip`` default to the export, alphabet and lm steps'
+    outputs (no scorer when absent); ``training``, ``test_summary`` and ``tuning`` (the train, test and
+    optimize-lm steps' results) to theirs when present. The same inputs give the same bytes.
     """
     model = model or root.model
     alphabet = alphabet or root.alphabet
-    model_zip = root.models / (pack.export_zip_name + ".zip")
+    model_zip = model_zip or root.models / (pack.export_zip_name + ".zip")
     for required, step in ((model, "export"), (alphabet, "alphabet"), (model_zip, "export")):
         if not required.is_file():
             raise BadInputError("{} is missing: run the {} step first.".format(required, step))
@@ -217,6 +248,9 @@ def package(root: DataRoot, pack: LanguagePack, params: Mapping[str, Any], model
     else:
         LOG.warning("no scorer at %s: the model archive holds the acoustic model and alphabet only", root.scorer)
     checkpoint = checkpoint_members(root.checkpoints)
+    records = {"training": optional_input(training, root.training, "training record"),
+               "test_summary": optional_input(test_summary, root.test_summary, "test summary"),
+               "tuning": optional_input(tuning, root.tuning, "decoder tuning")}
     lang = pack.code
     outputs = {
         "model_archive": root.root / "model_tflite_{}.tar.xz".format(lang),
@@ -224,14 +258,7 @@ def package(root: DataRoot, pack: LanguagePack, params: Mapping[str, Any], model
         "model_zip": root.root / model_zip.name,
         "model_card": root.root / "model_card_{}.md".format(lang),
     }
-    inputs = {
-        "model": [file_fingerprint(p) for p, _ in model_members],
-        "checkpoint": [file_fingerprint(p, with_hash=False) for p in checkpoint],
-        "zip": file_fingerprint(model_zip),
-        "summary": file_fingerprint(root.models / "test_summary.json") if (root.models / "test_summary.json").is_file()
-        else None,
-        "parameters": dict(params),
-    }
+    inputs = package_inputs(root, params, model_members, checkpoint, model_zip, records)
     marker = CompletionMarker(root.root, MARKER)
     if marker.is_current(inputs):
         LOG.info("already packaged (%s): nothing to do", marker.path)
@@ -246,8 +273,10 @@ def package(root: DataRoot, pack: LanguagePack, params: Mapping[str, Any], model
     artifacts = {outputs[k].name: {"size": outputs[k].stat().st_size, "sha256": sha256_file(outputs[k])}
                  for k in ("model_archive", "checkpoint_archive", "model_zip")}
     artifacts[model.name] = {"size": model.stat().st_size, "sha256": sha256_file(model)}
-    write_text_atomic(outputs["model_card"], model_card(pack, root, params, artifacts))
-    result = {k: str(v) for k, v in outputs.items()}
+    loaded = {name: _json(path) if path else None for name, path in records.items()}
+    write_text_atomic(outputs["model_card"], model_card(pack, root, params, artifacts, training=loaded["training"],
+                                                        summary=loaded["test_summary"], tuned=loaded["tuning"]))
+    result: Dict[str, Any] = {k: str(v) for k, v in outputs.items()}
     result["artifacts"] = artifacts
     marker.write(inputs, list(outputs.values()), result)
     return dict(result, skipped=False)

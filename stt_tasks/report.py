@@ -2,9 +2,10 @@
 
 Plots (matplotlib, Agg backend, embedded as PNG data so the page can be mailed or archived alone):
 hours per corpus, clip durations, clips dropped by the importers by reason (from each
-``<corpus>_report.json``), train/dev loss per epoch (``checkpoints/training_history.json``) and WER/CER
-per test corpus (``models/test_summary.json``). Parts whose inputs do not exist yet are listed as
-missing rather than failing, so the report can be built at any point of the pipeline.
+``<corpus>_report.json``), train/dev loss per epoch (the history the train step's result names) and
+WER/CER per test corpus (the test step's summary), with the decoder's settings and tuning. Parts whose
+inputs do not exist yet are listed as missing rather than failing, so the report can be built at any
+point of the pipeline.
 """
 
 from __future__ import annotations
@@ -113,11 +114,48 @@ def error_rates(summary: Dict[str, Any]) -> Tuple[str, Callable[[Any], None]]:
     return "WER and CER per test corpus", draw
 
 
-def build_report(root: DataRoot, pack: LanguagePack) -> Dict[str, Any]:
-    """Write ``reports/report.html``; return which sections it holds and which inputs were missing."""
+def decoder_section(summary: Optional[Dict[str, Any]], tuned: Optional[Dict[str, Any]],
+                    samples: Optional[List[Dict[str, Any]]]) -> List[str]:
+    """What the decoder was tested with, how its alpha/beta were tuned, how many clips were decoded."""
+    lines: List[str] = []
+    if summary:
+        decoder = summary["decoder"]
+        lines.append("<p>Tested with beam width {}, lm_alpha {:.4f}, lm_beta {:.4f} (from {}), scorer {}{}.</p>"
+                     .format(decoder["beam_width"], decoder["lm_alpha"], decoder["lm_beta"],
+                             html.escape(str(decoder["alpha_beta_from"])),
+                             html.escape(Path(decoder["scorer"]).name if decoder["scorer"] else "none"),
+                             "; {} clips decoded (test and dev)".format(len(samples)) if samples is not None else ""))
+    if tuned:
+        lines.append("<p>Decoder tuned on the dev sets in {} trials: lm_alpha {:.4f}, lm_beta {:.4f}, dev {} {:.4f}."
+                     "</p>".format(tuned["trials"], tuned["lm_alpha"], tuned["lm_beta"], html.escape(tuned["metric"]),
+                                   tuned["wer"]))
+    return ["<h2>Decoder</h2>"] + lines if lines else []
+
+
+def given_or_default(given: Optional[Path], default: Path) -> Path:
+    """The upstream artifact given, else where its step writes it (absent files become "missing")."""
+    return given if given is not None else default
+
+
+def build_report(root: DataRoot, pack: LanguagePack, test_summary: Optional[Path] = None,
+                 test_output: Optional[Path] = None, training: Optional[Path] = None,
+                 tuning: Optional[Path] = None) -> Dict[str, Any]:
+    """Write ``reports/report.html``; return which sections it holds and which inputs were missing.
+
+    ``test_summary``, ``test_output``, ``training`` and ``tuning`` (the test, train and optimize-lm steps'
+    results) default to where those steps write them; the loss history is the file the training names.
+    """
     reports = corpus_reports(root)
-    history = (_load(root.checkpoints / "training_history.json") or {}).get("epochs", [])
-    summary = _load(root.models / "test_summary.json")
+    training_path = given_or_default(training, root.training)
+    trained = _load(training_path) or {}
+    history_path = Path(trained["history"]) if trained.get("history") else None
+    history = (_load(history_path) or {}).get("epochs", []) if history_path else []
+    summary_path = given_or_default(test_summary, root.test_summary)
+    summary = _load(summary_path)
+    tuned = _load(given_or_default(tuning, root.tuning))
+    output_path = given_or_default(test_output, Path(summary["test_output"]) if summary and
+                                   summary.get("test_output") else root.test_output)
+    samples = _load(output_path)
     sections: List[Tuple[str, Callable[[Any], None]]] = []
     missing: List[str] = []
     if reports:
@@ -127,11 +165,11 @@ def build_report(root: DataRoot, pack: LanguagePack) -> Dict[str, Any]:
     if history:
         sections.append(losses(history))
     else:
-        missing.append(str(root.checkpoints / "training_history.json"))
+        missing.append("loss history ({})".format(history_path or "named by {}".format(training_path)))
     if summary:
         sections.append(error_rates(summary))
     else:
-        missing.append(str(root.models / "test_summary.json"))
+        missing.append(str(summary_path))
     body = ["<h1>{} {} ({})</h1>".format(html.escape(pack.metadata.model_name), html.escape(pack.metadata.model_version),
                                           html.escape(pack.metadata.language))]
     for title, draw in sections:
@@ -146,6 +184,7 @@ def build_report(root: DataRoot, pack: LanguagePack) -> Dict[str, Any]:
                 body.append("<tr><td>{:.2f}</td><td>{}</td><td>{}</td></tr>".format(
                     sample.get("wer") or 0.0, html.escape(sample.get("src") or ""), html.escape(sample.get("res") or "")))
             body.append("</table>")
+    body += decoder_section(summary, tuned, samples)
     if missing:
         body.append("<h2>Not available yet</h2><ul>{}</ul>".format(
             "".join("<li>{}</li>".format(html.escape(m)) for m in missing)))

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import tarfile
+import time
 
 from stt_tasks.layout import DataRoot
+from stt_tasks.reproducible import MEMBER_MTIME
 from stt_tasks.package import checkpoint_members, model_card, package, write_tar_xz
 from stt_tasks.training.checkpoints import relative_state
 
@@ -51,17 +54,16 @@ def test_model_card_tells_the_lineage(tmp_path, fr_pack, monkeypatch):
         "corpus": "mls-fr", "kept": {"train": {"clips": 5}}, "kept_hours": 0.01}))
     (root.data / "mls-fr" / ".completed.json").write_text(json.dumps({"inputs": {}, "outputs": [], "result": {
         "corpus": "mls-fr", "source": {"archive": "mls_lm_french.tar.gz"}}}))
-    (root.checkpoints / ".train.completed.json").write_text(json.dumps({
-        "inputs": {"parameters": {"n_hidden": 200, "epochs": 60}},
-        "result": {"epochs": 60, "global_step": 720, "best_dev_checkpoint": "/mnt/checkpoints/best_dev-720",
-                   "n_hidden": 200, "transfer": None,
-                   "trained_in": {"image": "stt-tasks-gpu", "code_revision": "9f8e7d6"}}}))
-    (root.models / "test_summary.json").write_text(json.dumps({
+    training = {"parameters": {"n_hidden": 200, "epochs": 60}, "epochs": 60, "global_step": 720,
+                "best_dev_checkpoint": "/mnt/checkpoints/best_dev-720", "n_hidden": 200, "transfer": None,
+                "trained_in": {"image": "stt-tasks-gpu", "code_revision": "9f8e7d6"}}
+    summary = {
         "decoder": {"beam_width": 500, "lm_alpha": 0.0, "lm_beta": 0.0, "alpha_beta_from": "parameters",
                     "scorer": None},
         "test": {"per_csv": {"/mnt/extracted/data/cv-fr/cv-fr_test.csv": {"clips": 16, "wer": 0.62, "cer": 0.19}},
-                 "overall": {"clips": 16, "wer": 0.62, "cer": 0.19}}}))
-    card = model_card(fr_pack, root, {"n_hidden": 2048}, {"output_graph.tflite": {"size": 5, "sha256": "ab"}})
+                 "overall": {"clips": 16, "wer": 0.62, "cer": 0.19}}}
+    card = model_card(fr_pack, root, {"n_hidden": 2048}, {"output_graph.tflite": {"size": 5, "sha256": "ab"}},
+                      training=training, summary=summary)
     assert card.startswith("# cv-fr 1.2 (fr-FR)")
     assert "| cv-fr | 96 | 16 | 16 | 0.07 | 2 invalid_label, 1 too_short |" in card
     assert "| n_hidden | 200 |" in card and "| n_hidden | 2048 |" not in card  # what it was trained with
@@ -96,20 +98,25 @@ def test_model_card_says_when_the_release_or_the_image_is_not_known(tmp_path, fr
 def test_model_card_with_augmentation_lists_the_specs(tmp_path, fr_pack):
     root = DataRoot(tmp_path / "data")
     root.create()
-    (root.checkpoints / ".train.completed.json").write_text(json.dumps({
-        "inputs": {"parameters": {"n_hidden": 200, "enable_augments": True,
-                                  "augmentation_arguments": ["volume", "warp"], "cache_for_epochs": 10}},
-        "result": {"epochs": 1, "global_step": 6, "best_dev_checkpoint": "b/best_dev-6", "n_hidden": 200}}))
-    card = model_card(fr_pack, root, {}, {})
+    training = {"parameters": {"n_hidden": 200, "enable_augments": True, "augmentation_arguments": ["volume", "warp"],
+                               "cache_for_epochs": 10},
+                "epochs": 1, "global_step": 6, "best_dev_checkpoint": "b/best_dev-6", "n_hidden": 200}
+    card = model_card(fr_pack, root, {}, {}, training=training)
     assert "| enable_augments | True |" in card and "| augmentation_arguments | `volume` `warp` |" in card
 
 
-def test_package_archives_the_model_alphabet_and_scorer_it_is_given(tmp_path, fr_pack):
+def exported_root(tmp_path):
+    """A data root after train and export (stand-in bytes: packaging only copies and archives them)."""
     root = DataRoot(tmp_path / "data")
     root.create()
     (root.checkpoints / "best_dev_checkpoint").write_text('model_checkpoint_path: "best_dev-10"\n')
     (root.checkpoints / "best_dev-10.index").write_text("x")
     (root.models / "fr-fr.zip").write_bytes(b"zip")
+    return root
+
+
+def test_package_archives_the_model_alphabet_and_scorer_it_is_given(tmp_path, fr_pack):
+    root = exported_root(tmp_path)
     given = {"model": root.models / "candidate.tflite", "alphabet": root.models / "alphabet_v2.txt",
              "scorer": root.lm / "tuned.scorer"}
     for path in given.values():
@@ -123,3 +130,54 @@ def test_package_archives_the_model_alphabet_and_scorer_it_is_given(tmp_path, fr
     package(root, fr_pack, {})
     with tarfile.open(str(root.root / "model_tflite_fr.tar.xz")) as archive:
         assert sorted(archive.getnames()) == ["alphabet.txt", "output_graph.tflite"]
+
+
+def test_the_card_tells_what_the_given_training_tuning_and_test_summary_say(tmp_path, fr_pack):
+    root = exported_root(tmp_path)
+    for name in ("output_graph.tflite", "alphabet.txt"):
+        (root.models / name).write_text(name)
+    # the train step's result, where it writes it, and a marker it no longer reads
+    root.training.write_text(json.dumps({"parameters": {"n_hidden": 200}, "epochs": 60, "global_step": 720,
+                                         "best_dev_checkpoint": "/mnt/checkpoints/best_dev-720", "n_hidden": 200}))
+    (root.checkpoints / ".train.completed.json").write_text(json.dumps({"inputs": {"parameters": {"n_hidden": 9}}}))
+    runs = root.root / "runs"
+    runs.mkdir()
+    (runs / "tuning.json").write_text(json.dumps({"trials": 7, "lm_alpha": 0.6, "lm_beta": 1.3, "metric": "wer",
+                                                  "wer": 0.4}))
+    (runs / "summary.json").write_text(json.dumps({
+        "decoder": {"beam_width": 500, "lm_alpha": 0.6, "lm_beta": 1.3, "alpha_beta_from": "/mnt/lm/tuned/kenlm.scorer",
+                    "scorer": "/mnt/lm/tuned/kenlm.scorer"},
+        "test": {"per_csv": {"/mnt/cv-fr_test.csv": {"clips": 3, "wer": 0.5, "cer": 0.2}},
+                 "overall": {"clips": 3, "wer": 0.5, "cer": 0.2}}}))
+    package(root, fr_pack, {"n_hidden": 2048}, test_summary=runs / "summary.json", tuning=runs / "tuning.json")
+    card = (root.root / "model_card_fr.md").read_text()
+    assert "| n_hidden | 200 |" in card and "Trained 60 epochs (720 steps)" in card
+    assert "Decoder tuned on the dev sets (7 trials): lm_alpha 0.6000, lm_beta 1.3000, dev wer 0.4000." in card
+    assert "| cv-fr_test.csv | 3 | 0.500 | 0.200 |" in card
+    # a changed training record is a new package
+    assert package(root, fr_pack, {"n_hidden": 2048}, test_summary=runs / "summary.json",
+                   tuning=runs / "tuning.json")["skipped"]
+    root.training.write_text(json.dumps({"parameters": {"n_hidden": 300}, "epochs": 61}))
+    again = package(root, fr_pack, {"n_hidden": 2048}, test_summary=runs / "summary.json", tuning=runs / "tuning.json")
+    assert not again["skipped"] and "| n_hidden | 300 |" in (root.root / "model_card_fr.md").read_text()
+
+
+def test_packaging_twice_gives_the_same_bytes(tmp_path, fr_pack):
+    root = exported_root(tmp_path)
+    for name in ("output_graph.tflite", "alphabet.txt"):
+        (root.models / name).write_text(name)
+    package(root, fr_pack, {})
+    names = ("model_tflite_fr.tar.xz", "checkpoint_fr.tar.xz", "fr-fr.zip", "model_card_fr.md")
+    first = {name: (root.root / name).read_bytes() for name in names}
+    for path in [root.root / ".package.completed.json"] + [root.root / name for name in names]:
+        path.unlink()
+    time.sleep(1.1)  # a second later: member times would differ, were they the files'
+    for path in list(root.models.iterdir()) + list(root.checkpoints.iterdir()):
+        os.utime(str(path))
+    (root.models / "alphabet.txt").chmod(0o600)
+    assert not package(root, fr_pack, {})["skipped"]
+    assert {name: (root.root / name).read_bytes() for name in names} == first
+    with tarfile.open(str(root.root / "model_tflite_fr.tar.xz")) as archive:
+        members = archive.getmembers()
+    assert [m.name for m in members] == ["output_graph.tflite", "alphabet.txt"]  # the order given
+    assert {(m.mtime, m.mode, m.uid, m.gid, m.uname, m.gname) for m in members} == {(MEMBER_MTIME, 0o644, 0, 0, "", "")}

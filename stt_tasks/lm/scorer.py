@@ -16,6 +16,7 @@ the merged automaton keeps its states in the order of those survivors.
 
 from __future__ import annotations
 
+import mmap
 import re
 import shutil
 import struct
@@ -404,3 +405,96 @@ def write_scorer(
 ) -> ScorerPackage:
     """Write ``package`` from a KenLM binary, a vocabulary and an alphabet (what Coqui's tool does)."""
     return write_package(lm_binary, prepare_dictionary(vocabulary, alphabet, utf8_mode), package, alpha, beta)
+
+
+#: The decoder header that follows the KenLM binary: magic, version, bytes mode, default alpha, beta.
+SCORER_HEADER = struct.Struct("<ii?dd")
+_CONST_FST_HEADER = struct.Struct("<iiQqqq")
+_FST_STATE_SIZE = struct.calcsize("<fIIII")
+_FST_ARC_SIZE = struct.calcsize("<iifi")
+_CONST_FST_TYPES = _fst_string("const") + _fst_string("standard")
+
+
+@dataclass(frozen=True)
+class ScorerDefaults:
+    """The decoder settings a scorer package carries: what the decoder uses when not given others."""
+
+    path: Path
+    #: where the decoder header starts, i.e. the length of the KenLM binary before it
+    header_offset: int
+    utf8_mode: bool
+    alpha: float
+    beta: float
+
+
+def _aligned(offset: int) -> int:
+    return -(-offset // FST_ALIGNMENT) * FST_ALIGNMENT
+
+
+def _is_decoder_header(package: mmap.mmap, offset: int) -> bool:
+    """Whether a decoder header (and a dictionary FST that ends the file exactly) starts at ``offset``.
+
+    The KenLM binary's length is not stored in the package (the decoder asks KenLM where its search
+    structures end), so a candidate is accepted only when everything after it is a well-formed header
+    and ConstFst whose states and arcs fill the file to its last byte.
+    """
+    fst = offset + SCORER_HEADER.size
+    types_end = fst + 4 + len(_CONST_FST_TYPES)
+    if types_end + _CONST_FST_HEADER.size > len(package):
+        return False
+    magic, version, utf8_byte = struct.unpack_from("<iiB", package, offset)
+    if magic != SCORER_MAGIC or version != SCORER_VERSION or utf8_byte > 1:
+        return False
+    if struct.unpack_from("<i", package, fst)[0] != FST_MAGIC or package[fst + 4:types_end] != _CONST_FST_TYPES:
+        return False
+    _version, _flags, _properties, _start, states, arcs = _CONST_FST_HEADER.unpack_from(package, types_end)
+    if states < 0 or arcs < 0:
+        return False
+    states_end = _aligned(types_end + _CONST_FST_HEADER.size) + states * _FST_STATE_SIZE
+    return _aligned(states_end) + arcs * _FST_ARC_SIZE == len(package)
+
+
+def read_scorer_defaults(package: Path) -> ScorerDefaults:
+    """The default alpha/beta (and mode) stored in a scorer package, ours or Coqui's.
+
+    Decoding with "the scorer's own values" must use these: coqui's evaluation and the ``stt`` runtime
+    are given alpha/beta explicitly, so a step reads them here to pass them on.
+    """
+    def refused(reason: str) -> BadInputError:
+        return BadInputError("{}: not a Coqui scorer package ({}). Pass the scorer the lm or optimize-lm step "
+                             "wrote (its JSON result names it).".format(package, reason))
+
+    try:
+        handle = open(package, "rb")
+    except OSError as error:
+        raise refused(str(error)) from None
+    with handle:
+        if handle.seek(0, 2) < SCORER_HEADER.size:
+            raise refused("too short")
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            # The header is near the end (only the dictionary follows it): search backwards for it.
+            needle = struct.pack("<ii", SCORER_MAGIC, SCORER_VERSION)
+            end = len(mapped)
+            while True:
+                offset = mapped.rfind(needle, 0, end)
+                if offset < 0:
+                    raise refused("no decoder header of version {} after a language model".format(SCORER_VERSION))
+                if _is_decoder_header(mapped, offset):
+                    _magic, _version, utf8_mode, alpha, beta = SCORER_HEADER.unpack_from(mapped, offset)
+                    return ScorerDefaults(package, offset, bool(utf8_mode), alpha, beta)
+                end = offset + len(needle) - 1
+
+
+def write_package_with_defaults(source: Path, package: Path, alpha: float, beta: float) -> ScorerDefaults:
+    """Write ``package`` (atomically): ``source``'s language model and dictionary with other default alpha/beta.
+
+    Only the two header values differ from ``source``, which is left untouched: a step that tunes the
+    decoder produces its own package instead of rewriting the lm step's.
+    """
+    found = read_scorer_defaults(source)
+    header = SCORER_HEADER.pack(SCORER_MAGIC, SCORER_VERSION, found.utf8_mode, float32(alpha), float32(beta))
+    with atomic_output(package, "wb") as handle, open(source, "rb") as original:
+        shutil.copyfileobj(original, handle, 1 << 20)
+        handle.seek(found.header_offset)
+        handle.write(header)
+    return read_scorer_defaults(package)

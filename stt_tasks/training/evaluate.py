@@ -5,7 +5,8 @@ the dev figures are what the transcribe step compares the exported model against
 decoder settings), which catches a faulty TFLite export.
 
 Outputs in ``models/``: ``test_output.json`` (coqui's per-clip samples, as the original image wrote)
-and ``test_summary.json`` (per CSV and overall, best/median/worst samples, decoder settings).
+and ``test_summary.json`` (per CSV and overall, best/median/worst samples, decoder settings, and the path
+of the test output: later steps find the samples through the summary they are given).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from stt_tasks.errors import BadInputError
 from stt_tasks.fsio import CompletionMarker, file_fingerprint, remove_stale_siblings, temporary_sibling, \
     write_json_atomic
 from stt_tasks.layout import DataRoot
+from stt_tasks.lm.scorer import read_scorer_defaults
 from stt_tasks.progress import LOG
 from stt_tasks.training import checkpoints as ckpt
 from stt_tasks.training.coqui import run_coqui
@@ -26,6 +28,8 @@ from stt_tasks.training.flags import parameter_flags
 from stt_tasks.training.metrics import error_rates
 
 MARKER = ".test.completed.json"
+#: Bumped when the summary's content changes for the same inputs (markers of older writers are stale).
+WRITER = "test/2"
 REPORT_COUNT = 5
 
 
@@ -37,26 +41,46 @@ def scorer_path(root: DataRoot, given: Optional[Path] = None) -> Optional[Path]:
 
 
 def decoder_settings(root: DataRoot, params: Mapping[str, Any], scorer: Optional[Path] = None) -> Dict[str, Any]:
-    """Scorer, beam width and alpha/beta; tuned values from ``lm/opt_lm.json`` when LM_ALPHA/BETA are 0.
+    """Scorer, beam width and alpha/beta; the scorer package's own defaults when LM_ALPHA/BETA are 0.
 
-    That is the original pipeline's rule: alpha = beta = 0.0 means "not chosen", and the optimiser's
-    result is used when it exists.
+    That is the original pipeline's rule (alpha = beta = 0.0 means "not chosen"); the tuned values reach
+    the decoder as the defaults of optimize-lm's scorer package, so they travel with the scorer a step is
+    given. ``alpha_beta_from`` says where they came from: ``parameters`` or the scorer's path.
     """
     alpha, beta, source = params["lm_alpha"], params["lm_beta"], "parameters"
-    tuned = root.lm / "opt_lm.json"
-    if alpha == 0.0 and beta == 0.0 and tuned.is_file():
-        values = json.loads(tuned.read_text(encoding="utf-8"))
-        alpha, beta, source = float(values["lm_alpha"]), float(values["lm_beta"]), str(tuned)
     scorer = scorer_path(root, scorer)
+    if alpha == 0.0 and beta == 0.0 and scorer is not None:
+        defaults = read_scorer_defaults(scorer)
+        alpha, beta, source = defaults.alpha, defaults.beta, str(scorer)
     return {"scorer": str(scorer) if scorer else None, "beam_width": params["beam_width"], "lm_alpha": alpha,
             "lm_beta": beta, "alpha_beta_from": source}
 
 
+def decoder_inputs(decoder: Mapping[str, Any]) -> Dict[str, Any]:
+    """What a marker records of the decoder: its settings and the scorer package's bytes."""
+    return {"settings": dict(decoder),
+            "scorer": file_fingerprint(Path(decoder["scorer"])) if decoder["scorer"] else None}
+
+
 def require_checkpoint(root: DataRoot) -> str:
+    """The best dev checkpoint's prefix; a clear error when the train step has not run."""
     prefixes = ckpt.checkpoint_prefixes(root.checkpoints, "best_dev_checkpoint")
     if not prefixes:
         raise BadInputError("no best_dev_checkpoint in {}: run the train step first.".format(root.checkpoints))
     return prefixes[0]
+
+
+def checkpoint_fingerprint(root: DataRoot) -> List[Dict[str, Any]]:
+    """The best dev checkpoint's files with their hashes: a retrained model of the same size and step is
+    another model, so sizes alone cannot tell that it changed."""
+    return [file_fingerprint(p) for p in ckpt.checkpoint_files(root.checkpoints)]
+
+
+def require_file(path: Path, step: str) -> Path:
+    """``path``, or a clear error naming the step that writes it."""
+    if not path.is_file():
+        raise BadInputError("{} is missing: run the {} step first.".format(path, step))
+    return path
 
 
 def summarise(samples: List[Dict[str, Any]], csvs: List[Path]) -> Dict[str, Any]:
@@ -90,18 +114,19 @@ def test(root: DataRoot, params: Mapping[str, Any], alphabet: Optional[Path] = N
     """
     test_csvs = require_csvs(root, "test")
     dev_csvs = split_csvs(root, "dev")
-    alphabet = alphabet or root.alphabet
+    alphabet = require_file(alphabet or root.alphabet, "alphabet")
     best = require_checkpoint(root)
     decoder = decoder_settings(root, params, scorer)
-    output = root.models / "test_output.json"
-    summary_path = root.models / "test_summary.json"
+    output = root.test_output
+    summary_path = root.test_summary
     inputs = {
         "test_csvs": fingerprints(test_csvs),
         "dev_csvs": fingerprints(dev_csvs),
-        "checkpoint": [file_fingerprint(p, with_hash=False) for p in ckpt.checkpoint_files(root.checkpoints)],
-        "scorer": file_fingerprint(Path(decoder["scorer"])) if decoder["scorer"] else None,
-        "decoder": decoder,
+        "checkpoint": checkpoint_fingerprint(root),
+        "alphabet": file_fingerprint(alphabet),
+        "decoder": decoder_inputs(decoder),
         "batch_size": params["batch_size"],
+        "writer": WRITER,
     }
     marker = CompletionMarker(root.models, MARKER)
     if marker.is_current(inputs):
@@ -135,6 +160,7 @@ def test(root: DataRoot, params: Mapping[str, Any], alphabet: Optional[Path] = N
     summary = {
         "checkpoint": best,
         "decoder": decoder,
+        "test_output": str(output),
         "test": summarise(test_samples, test_csvs),
         "dev": summarise(samples, dev_csvs) if dev_csvs else None,
         "samples": best_median_worst(test_samples),

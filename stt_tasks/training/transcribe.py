@@ -9,6 +9,7 @@ crash in ``STT_CreateModel``) is far outside it.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
@@ -25,29 +26,37 @@ from stt_tasks.training.runtime import load_model, transcribe
 #: corpus: identical transcripts on most clips; a quantised model may change a word now and then,
 #: and on ~100 dev words one word is 0.01. A broken export gives differences of 0.5 to 1.
 TOLERANCE = 0.05
+#: This step's own output in ``models/``: every transcript beside the checkpoint's.
+OUTPUT_NAME = "transcribe_output.json"
 
 
 class DisagreementError(StepError):
     """The exported model's WER differs from the checkpoint's by more than the tolerance."""
 
 
+def read_test_summary(path: Path) -> Dict[str, Any]:
+    """The test step's summary: the decoder settings it used and where its per-clip samples are."""
+    if not path.is_file():
+        raise BadInputError("{} is missing: run the test step first (it measures the dev clips too).".format(path))
+    summary: Dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    if not summary.get("test_output") or not Path(summary["test_output"]).is_file():
+        raise BadInputError("{}: names no test output that exists ({}): re-run the test step.".format(
+            path, summary.get("test_output")))
+    return summary
+
+
 def transcribe_dev(root: DataRoot, params: Mapping[str, Any], max_clips: Optional[int] = None,
                    tolerance: float = TOLERANCE, model: Optional[Path] = None,
-                   scorer: Optional[Path] = None) -> Dict[str, Any]:
+                   scorer: Optional[Path] = None, test_summary: Optional[Path] = None) -> Dict[str, Any]:
     """Transcribe the dev clips with the exported model; compare with the test step's dev WER.
 
-    ``model`` and ``scorer`` default to the export and lm steps' outputs (no scorer when absent).
+    ``model``, ``scorer`` and ``test_summary`` default to the export, lm and test steps' outputs (no scorer
+    when absent); the checkpoint's transcripts are the test output the summary names.
     """
-    import json
-
     model = model or root.model
     if not model.is_file():
         raise BadInputError("{} is missing: run the export step first.".format(model))
-    summary_path = root.models / "test_summary.json"
-    if not summary_path.is_file():
-        raise BadInputError("{} is missing: run the test step first (it measures the dev clips too)."
-                            .format(summary_path))
-    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    summary = read_test_summary(test_summary or root.test_summary)
     decoder = summary["decoder"]
     current = decoder_settings(root, params, scorer)
     if decoder != current:
@@ -69,7 +78,7 @@ def transcribe_dev(root: DataRoot, params: Mapping[str, Any], max_clips: Optiona
     progress.finish()
     runtime = error_rates((c["src"], c["res"]) for c in clips)
     checkpoint_samples = {wav_path(Path("/"), s["wav_filename"]): s for s in
-                          json.loads((root.models / "test_output.json").read_text(encoding="utf-8"))}
+                          json.loads(Path(summary["test_output"]).read_text(encoding="utf-8"))}
     missing = [c["wav_filename"] for c in clips if c["wav_filename"] not in checkpoint_samples]
     if missing:
         raise BadInputError("{} clips were not measured by the test step (first: {}): re-run the test step."
@@ -90,7 +99,7 @@ def transcribe_dev(root: DataRoot, params: Mapping[str, Any], max_clips: Optiona
         "identical_transcripts": same,
         "decoder": decoder,
     }
-    output = root.models / "transcribe_output.json"
+    output = root.models / OUTPUT_NAME
     write_json_atomic(output, dict(result, transcripts=clips))
     result["output"] = str(output)
     LOG.info("stt runtime: WER %.3f on %d dev clips; checkpoint %.3f (difference %.3f, tolerance %.3f); "

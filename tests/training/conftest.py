@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+from typing import Callable
+
 import pytest
 
 from stt_tasks.layout import DataRoot
+from stt_tasks.lm.scorer import KENLM_MAGIC, prepare_dictionary, write_package
+
+
+def write_scorer_package(package: Path, alphabet: Path, alpha: float = 0.0, beta: float = 0.0) -> Path:
+    """A scorer package in the real layout (dictionary FST of "la mer" for ``alphabet``, decoder header)
+    after a stand-in KenLM binary: enough for what reads the header, not for decoding."""
+    with tempfile.TemporaryDirectory() as work:
+        binary = Path(work) / "lm.binary"
+        binary.write_bytes(KENLM_MAGIC + b"\0" * (128 - len(KENLM_MAGIC)))  # has_vocabulary (byte 100) = 0
+        vocabulary = Path(work) / "vocabulary.txt"
+        vocabulary.write_text("la mer\n", encoding="utf-8")
+        write_package(binary, prepare_dictionary(vocabulary, alphabet), package, alpha, beta)
+    return package
+
+
+@pytest.fixture
+def scorer_package() -> Callable[..., Path]:
+    """``write_scorer_package`` for the tests: ``scorer_package(path, alphabet, alpha=, beta=)``."""
+    return write_scorer_package
 
 
 @pytest.fixture
@@ -22,6 +45,5 @@ def trained_root(tmp_path) -> DataRoot:
     (root.checkpoints / "best_dev_checkpoint").write_text('model_checkpoint_path: "{0}/best_dev-10"\n'
                                                          .format(root.checkpoints), encoding="utf-8")
     (root.checkpoints / "best_dev-10.index").write_bytes(b"x")
-    (root.lm / "lm.binary").write_bytes(b"lm")
-    root.scorer.write_bytes(b"lm+dictionary")
+    write_scorer_package(root.scorer, root.alphabet)
     return root
