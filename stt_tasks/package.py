@@ -199,12 +199,11 @@ def model_card(pack: LanguagePack, root: DataRoot, params: Mapping[str, Any],
 
 
 def optional_input(given: Optional[Path], default: Path, what: str) -> Optional[Path]:
-    """The artifact given, else the default when it exists; None (with a warning) when neither."""
+    """The artifact given; None (with a warning) when none was: the run did not produce it (decoder tuning
+    not asked for), and a file an earlier run left at ``default`` must not be described as this model's."""
     if given is not None:
         return given
-    if default.is_file():
-        return default
-    LOG.warning("no %s (%s): the model card says so", what, default)
+    LOG.warning("no %s given (its step did not run; %s is not read): the model card says so", what, default)
     return None
 
 

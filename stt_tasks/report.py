@@ -132,9 +132,10 @@ def decoder_section(summary: Optional[Dict[str, Any]], tuned: Optional[Dict[str,
     return ["<h2>Decoder</h2>"] + lines if lines else []
 
 
-def given_or_default(given: Optional[Path], default: Path) -> Path:
-    """The upstream artifact given, else where its step writes it (absent files become "missing")."""
-    return given if given is not None else default
+def _load_given(path: Optional[Path]) -> Optional[Any]:
+    """The upstream artifact given, read; None when none was (its step did not run: a file an earlier run
+    left at the step's usual path is not this run's)."""
+    return _load(path) if path is not None else None
 
 
 def build_report(root: DataRoot, pack: LanguagePack, test_summary: Optional[Path] = None,
@@ -142,20 +143,18 @@ def build_report(root: DataRoot, pack: LanguagePack, test_summary: Optional[Path
                  tuning: Optional[Path] = None) -> Dict[str, Any]:
     """Write ``reports/report.html``; return which sections it holds and which inputs were missing.
 
-    ``test_summary``, ``test_output``, ``training`` and ``tuning`` (the test, train and optimize-lm steps'
-    results) default to where those steps write them; the loss history is the file the training names.
+    ``test_summary``, ``test_output``, ``training`` and ``tuning`` are the test, train and optimize-lm
+    steps' results (None: not produced in this run); the loss history is the file the training names.
     """
     reports = corpus_reports(root)
-    training_path = given_or_default(training, root.training)
-    trained = _load(training_path) or {}
+    trained = _load_given(training) or {}
     history_path = Path(trained["history"]) if trained.get("history") else None
     history = (_load(history_path) or {}).get("epochs", []) if history_path else []
-    summary_path = given_or_default(test_summary, root.test_summary)
-    summary = _load(summary_path)
-    tuned = _load(given_or_default(tuning, root.tuning))
-    output_path = given_or_default(test_output, Path(summary["test_output"]) if summary and
-                                   summary.get("test_output") else root.test_output)
-    samples = _load(output_path)
+    summary = _load_given(test_summary)
+    tuned = _load_given(tuning)
+    if test_output is None and summary and summary.get("test_output"):
+        test_output = Path(summary["test_output"])
+    samples = _load_given(test_output)
     sections: List[Tuple[str, Callable[[Any], None]]] = []
     missing: List[str] = []
     if reports:
@@ -165,11 +164,12 @@ def build_report(root: DataRoot, pack: LanguagePack, test_summary: Optional[Path
     if history:
         sections.append(losses(history))
     else:
-        missing.append("loss history ({})".format(history_path or "named by {}".format(training_path)))
+        missing.append("loss history ({})".format(history_path or "named by the train step's {}".format(
+            training or root.training.name)))
     if summary:
         sections.append(error_rates(summary))
     else:
-        missing.append(str(summary_path))
+        missing.append("test summary ({})".format(test_summary or "the test step did not run"))
     body = ["<h1>{} {} ({})</h1>".format(html.escape(pack.metadata.model_name), html.escape(pack.metadata.model_version),
                                           html.escape(pack.metadata.language))]
     for title, draw in sections:

@@ -149,16 +149,18 @@ def test_the_card_tells_what_the_given_training_tuning_and_test_summary_say(tmp_
                     "scorer": "/mnt/lm/tuned/kenlm.scorer"},
         "test": {"per_csv": {"/mnt/cv-fr_test.csv": {"clips": 3, "wer": 0.5, "cer": 0.2}},
                  "overall": {"clips": 3, "wer": 0.5, "cer": 0.2}}}))
-    package(root, fr_pack, {"n_hidden": 2048}, test_summary=runs / "summary.json", tuning=runs / "tuning.json")
+    package(root, fr_pack, {"n_hidden": 2048}, test_summary=runs / "summary.json", tuning=runs / "tuning.json",
+            training=root.training)
     card = (root.root / "model_card_fr.md").read_text()
     assert "| n_hidden | 200 |" in card and "Trained 60 epochs (720 steps)" in card
     assert "Decoder tuned on the dev sets (7 trials): lm_alpha 0.6000, lm_beta 1.3000, dev wer 0.4000." in card
     assert "| cv-fr_test.csv | 3 | 0.500 | 0.200 |" in card
     # a changed training record is a new package
     assert package(root, fr_pack, {"n_hidden": 2048}, test_summary=runs / "summary.json",
-                   tuning=runs / "tuning.json")["skipped"]
+                   tuning=runs / "tuning.json", training=root.training)["skipped"]
     root.training.write_text(json.dumps({"parameters": {"n_hidden": 300}, "epochs": 61}))
-    again = package(root, fr_pack, {"n_hidden": 2048}, test_summary=runs / "summary.json", tuning=runs / "tuning.json")
+    again = package(root, fr_pack, {"n_hidden": 2048}, test_summary=runs / "summary.json", tuning=runs / "tuning.json",
+            training=root.training)
     assert not again["skipped"] and "| n_hidden | 300 |" in (root.root / "model_card_fr.md").read_text()
 
 
@@ -181,3 +183,15 @@ def test_packaging_twice_gives_the_same_bytes(tmp_path, fr_pack):
         members = archive.getmembers()
     assert [m.name for m in members] == ["output_graph.tflite", "alphabet.txt"]  # the order given
     assert {(m.mtime, m.mode, m.uid, m.gid, m.uname, m.gname) for m in members} == {(MEMBER_MTIME, 0o644, 0, 0, "", "")}
+
+
+def test_a_tuning_left_by_an_earlier_run_is_not_this_models(tmp_path, fr_pack):
+    """Decoder tuning skipped in this run (no tuning given): the card must not describe an old opt_lm.json."""
+    root = exported_root(tmp_path)
+    for name in ("output_graph.tflite", "alphabet.txt"):
+        (root.models / name).write_text(name)
+    root.tuning.write_text(json.dumps({"trials": 7, "lm_alpha": 0.6, "lm_beta": 1.3, "metric": "wer", "wer": 0.4}))
+    package(root, fr_pack, {})
+    assert "Decoder tuned" not in (root.root / "model_card_fr.md").read_text()
+    package(root, fr_pack, {}, tuning=root.tuning)
+    assert "Decoder tuned on the dev sets (7 trials)" in (root.root / "model_card_fr.md").read_text()

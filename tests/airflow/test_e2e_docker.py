@@ -139,12 +139,14 @@ def xcom(xcoms, task_id):
 
 def zip_scorer_defaults(model_zip: Path) -> str:
     """The default alpha and beta of the scorer package inside the model zip, as JSON ``[alpha, beta]``."""
+    import tempfile
     import zipfile
 
-    from stt_tasks.lm.scorer import read_defaults
+    from stt_tasks.lm.scorer import read_scorer_defaults
 
-    with zipfile.ZipFile(str(model_zip)) as archive, archive.open("kenlm.scorer") as scorer:
-        return json.dumps(list(read_defaults(scorer.read(4096))))
+    with tempfile.TemporaryDirectory() as scratch, zipfile.ZipFile(str(model_zip)) as archive:
+        defaults = read_scorer_defaults(Path(archive.extract("kenlm.scorer", scratch)))
+        return json.dumps([defaults.alpha, defaults.beta])
 
 
 def larger_release(sample_archive: Path, destination: Path, copies: int) -> Path:
