@@ -2,7 +2,7 @@
 the running stack of ``conftest.py``: log in, open the training DAG, trigger it from the form, open the
 reports from the navigation, and the reports refused to anonymous callers.
 
-Screenshots of the trigger form and of a report go to ``test-artifacts/browser/`` (``STT_TEST_ARTIFACTS``
+Screenshots of the trigger form and of a report go to ``build/test-artifacts/browser/`` (``STT_TEST_ARTIFACTS``
 overrides it); the session prints the folder.
 """
 
@@ -27,7 +27,7 @@ from tests.deploy.test_stack import REPO, Stack
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 DAG_ID = "stt_fr_training"
-ARTIFACTS = Path(os.environ.get("STT_TEST_ARTIFACTS", str(REPO / "test-artifacts"))) / "browser"
+ARTIFACTS = Path(os.environ.get("STT_TEST_ARTIFACTS", str(REPO / "build" / "test-artifacts"))) / "browser"
 
 
 def _browser_present() -> bool:
