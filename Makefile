@@ -4,10 +4,18 @@ DEMO_DATA ?= $(CURDIR)/demo-data
 
 KENLM_BIN ?= $(CURDIR)/.tools/kenlm/bin
 
-.PHONY: demo demo-down steps-demo test lint lint-docker py38-floor install kenlm
+.PHONY: demo demo-down steps-demo test test-setup python-env docker-engine test-images lint lint-docker \
+	py38-floor install kenlm
 
 install:
 	$(PYTHON) -m pip install -e '.[dev,airflow]'
+
+# `make test`'s own Python environment (a venv: the system's Python stays as it is), reinstalled when
+# pyproject.toml changes. TEST_VENV= (empty) uses $(PYTHON) as it is instead.
+TEST_VENV ?= $(CURDIR)/.venv
+TEST_PYTHON = $(if $(TEST_VENV),$(TEST_VENV)/bin/python,$(PYTHON))
+TEST_PATH = $(if $(TEST_VENV),$(TEST_VENV)/bin:,)$(PATH)
+STAMPS = $(CURDIR)/build/stamps
 
 # Main job: build the images, then run the sample corpus through the training DAG in the Airflow
 # stack (scripts/demo.py). CI=true builds from local debootstrap bases instead of public images.
@@ -48,8 +56,32 @@ lint-docker:
 
 lint: py38-floor lint-docker
 
-test: lint
-	$(PYTHON) -m pytest -q
+# The README's second command: sets itself up on a fresh clone (Python packages, KenLM, the decoder venv,
+# the images, each only when missing or stale), then lints and runs every test.
+test: test-setup
+	PATH=$(TEST_PATH) $(MAKE) lint
+	PATH=$(TEST_PATH) $(TEST_PYTHON) -m pytest -q
+
+test-setup: python-env kenlm docker-engine test-images
+	bash scripts/ctcdecoder-venv.sh
+
+python-env: $(if $(TEST_VENV),$(STAMPS)/python-env,)
+
+$(STAMPS)/python-env: pyproject.toml
+	$(PYTHON) -m venv $(TEST_VENV)
+	$(TEST_PYTHON) -m pip install -q --upgrade pip
+	$(TEST_PYTHON) -m pip install -q -e '.[dev,airflow]'
+	mkdir -p $(STAMPS) && touch $@
+
+# Starts nothing: the image and stack tests need an engine, and starting one needs root.
+docker-engine:
+	@docker info >/dev/null 2>&1 || { echo "No Docker engine answers. Start one (e.g. 'sudo systemctl start docker'," \
+		"or as root: 'dockerd --bridge=none --iptables=false &', what .ci/setup.d/10-docker.sh does), then re-run make test." >&2; \
+		exit 1; }
+
+# The images the tests run against, rebuilt only when missing or their inputs changed.
+test-images:
+	bash scripts/test-images.sh
 
 # Images. Users: `make images` (FROM public base images). CI: `make images-ci` (local debootstrap bases).
 CI_BASE_BULLSEYE ?= local/debian-python:bullseye
