@@ -173,7 +173,12 @@ class Parameter:
             raise ValueError("{}: {}".format(where, error)) from None
 
 
-_POSITIVE_INT = {"type": "integer", "minimum": 1}
+# Bounds as exclusive limits: the trigger form's number fields silently raise a value below a schema's
+# ``minimum`` (or lower one above its ``maximum``) to it, so that epochs -3 would start a run with 1; with
+# exclusive bounds the form leaves the value as typed and the server refuses it with the parameter's name.
+_POSITIVE_INT = {"type": "integer", "exclusiveMinimum": 0}
+#: a number >= 0 (as "not below 0": ``minimum`` would be clamped to by the form)
+_NON_NEGATIVE = {"type": "number", "not": {"exclusiveMaximum": 0}}
 _BOOLEAN = {"type": "boolean"}
 _DECODER = "also the decoder of the test, export and transcribe steps"
 
@@ -187,7 +192,7 @@ PARAMETERS: Dict[str, Parameter] = {
         Parameter("learning_rate", "LEARNING_RATE", "0.0001", _positive_float, "Adam learning rate",
                   {"type": "number", "exclusiveMinimum": 0}, coqui=("learning_rate",)),
         Parameter("dropout", "DROPOUT", "0.3", _unit_float, "dropout rate of the acoustic model",
-                  {"type": "number", "minimum": 0, "exclusiveMaximum": 1}, coqui=("dropout_rate",),
+                  {"type": "number", "not": {"exclusiveMaximum": 0}, "exclusiveMaximum": 1}, coqui=("dropout_rate",),
                   note="coqui's dropout_rate2/3/6 default to it"),
         Parameter("n_hidden", "N_HIDDEN", "2048", _positive_int, "width of the hidden layers", _POSITIVE_INT,
                   coqui=("n_hidden",)),
@@ -196,10 +201,10 @@ PARAMETERS: Dict[str, Parameter] = {
                   coqui=("beam_width", "export_beam_width")),
         Parameter("lm_alpha", "LM_ALPHA", "0.0", _non_negative_float,
                   "language model weight (0 with LM_BETA 0: the scorer's own, tuned by optimize-lm)",
-                  {"type": "number", "minimum": 0}, coqui=("lm_alpha",)),
+                  _NON_NEGATIVE, coqui=("lm_alpha",)),
         Parameter("lm_beta", "LM_BETA", "0.0", _non_negative_float,
                   "word insertion bonus (0 with LM_ALPHA 0: the scorer's own, tuned by optimize-lm)",
-                  {"type": "number", "minimum": 0}, coqui=("lm_beta",)),
+                  _NON_NEGATIVE, coqui=("lm_beta",)),
         Parameter("lm_top_k", "LM_TOP_K", "500000", _positive_int, "vocabulary size of the scorer", _POSITIVE_INT,
                   note="lm step: vocabulary size of the scorer"),
         Parameter(
@@ -245,7 +250,7 @@ PARAMETERS: Dict[str, Parameter] = {
             "cache_for_epochs", "CACHE_FOR_EPOCHS", "10", _non_negative_int,
             "with augmentation and the feature cache: recompute the cached (augmented) features every this many "
             "epochs, 0 never (the original augments.txt's --cache_for_epochs)",
-            {"type": "integer", "minimum": 0}, coqui=("cache_for_epochs",), derived=True,
+            {"type": "integer", "exclusiveMinimum": -1}, coqui=("cache_for_epochs",), derived=True,
             note="with enable_augments and feature_cache"),
         # coqui's own test hangs at exit (STT#2195) and writes the feature cache from its 3 batches only.
         Parameter(
@@ -257,7 +262,7 @@ PARAMETERS: Dict[str, Parameter] = {
         Parameter(
             "log_level", "LOG_LEVEL", "1", _log_level,
             "coqui and TensorFlow log level: 0 debug, 1 info, 2 warnings, 3 errors",
-            {"type": "integer", "minimum": 0, "maximum": 3}, coqui=("log_level",), derived=True,
+            {"type": "integer", "exclusiveMinimum": -1, "exclusiveMaximum": 4}, coqui=("log_level",), derived=True,
             changes_output=False,
             note="also TF_CPP_MIN_LOG_LEVEL; the train step passes coqui at most 1: its INFO lines carry the "
                  "per-epoch losses"),

@@ -293,7 +293,7 @@ def run_parameters() -> Dict[str, Parameter]:
     choices["stop_after"] = Parameter(
         "stop_after", "", "", lambda text: text or None,
         "stop the run after this stage (e.g. 'alphabet' for data preparation only); empty: run all",
-        {"type": ["null", "string"], "enum": [None, ""] + list(stages())})
+        {"type": ["null", "string"], "enum": [None] + list(stages())})
     return choices
 
 

@@ -243,9 +243,6 @@ def test_bad_value_is_refused_and_no_run_starts(browser, stack, name, bad):
     assert refused.value.code == 400 and name in refused.value.read().decode()
 
 
-@pytest.mark.xfail(strict=True, reason="Airflow 3.3.2's number fields clamp a value below the schema's "
-                                       "`minimum` on blur (epochs -3 becomes 1, and a run starts with it); "
-                                       "an integer schema with exclusiveMinimum is left to the server")
 def test_negative_epochs_are_not_silently_clamped(browser, stack):
     form = TriggerForm(browser, stack)
     form.type_into("epochs", "-3")
