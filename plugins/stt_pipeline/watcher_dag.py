@@ -19,6 +19,7 @@ from stt_pipeline import deployment
 from stt_tasks.importers.registry import corpora
 from stt_tasks.steps import import_step
 from stt_pipeline.release_watcher import (
+    Release,
     decide,
     fetch_metadata,
     newest_release,
@@ -26,6 +27,7 @@ from stt_pipeline.release_watcher import (
     state_variable,
     trained_state,
     training_dag_id,
+    with_delta_hours,
 )
 
 LOG = logging.getLogger(__name__)
@@ -36,6 +38,16 @@ ACTIVE_RUN_STATES = ["queued", "running"]
 
 def _read_state(language: str) -> Dict[str, Any]:
     return json.loads(Variable.get(state_variable(language), default="{}"))
+
+
+def _published_hours(location: str, delta: Path, language: str, pack: Any) -> Optional[float]:
+    """The validated hours a delta adds: from its cv-dataset statistics, else the language pack's table."""
+    stem = delta.name[: -len("-{}.tar.gz".format(language))]
+    metadata = fetch_metadata(location, Release(delta, stem, (), 0), language)
+    if metadata is not None and metadata.valid_hours is not None:
+        return metadata.valid_hours
+    known = pack.release(delta.name)
+    return known.valid_hours if known else None
 
 
 def build_release_watcher_dag(language: str = "fr") -> DAG:
@@ -56,9 +68,13 @@ def build_release_watcher_dag(language: str = "fr") -> DAG:
             from stt_tasks.languages import load_language
 
             sources = Path(deployment.airflow_data_dir()) / "sources"
+            location = deployment.setting("stt_release_metadata_url")
+            pack = load_language(language)
             release = newest_release(sources, language)
-            metadata = fetch_metadata(deployment.setting("stt_release_metadata_url"), release, language) if release else None
-            known = load_language(language).release(release.filename) if release else None
+            metadata = fetch_metadata(location, release, language) if release else None
+            known = pack.release(release.filename) if release else None
+            if release is not None and release.delta:
+                release = with_delta_hours(release, lambda path: _published_hours(location, path, language, pack))
             active = context["ti"].get_dr_count(dag_id=training_dag_id(language), states=ACTIVE_RUN_STATES) > 0
             decision = decide(
                 release,
