@@ -46,7 +46,7 @@ def test_a_warm_started_run_starts_from_the_previous_best(imported, tmp_path):  
     assert previous_best < 0.8 * fresh_first  # the model learnt something to start from
     record_run(data, "run-1")
 
-    # a new release: more training data (here: the dev clips as well) changes the inputs
+    # a new release: more training data (here: the train set twice) changes the inputs
     corpus = data / "extracted" / "data" / "cv-fr"
     extra = corpus / "extra_train.csv"
     extra.write_text((corpus / "cv-fr_train.csv").read_text(encoding="utf-8"), encoding="utf-8")

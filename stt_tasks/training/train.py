@@ -178,6 +178,8 @@ def _warm_transfer(previous: warm.PreviousModel, checkpoints: Path, alphabet: Pa
     if progress is not None and progress.get("inputs") == json.loads(json.dumps(inputs)):
         return None  # a killed warm-started training: it resumes from its own last checkpoint
     warm.forget_own_checkpoints(checkpoints)
+    if (checkpoints / HISTORY).is_file():
+        (checkpoints / HISTORY).unlink()  # a new model: the losses recorded are its own
     transfer = transfer_source(previous.checkpoint_dir, checkpoints, alphabet)
     if transfer is None:
         raise BadInputError("{}: no checkpoint in the last successful run's archive; set warm_start to none."
