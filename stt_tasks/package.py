@@ -113,6 +113,18 @@ def release_lines(releases: Mapping[str, Dict[str, Any]]) -> List[str]:
     return lines
 
 
+def lineage_lines(train: Mapping[str, Any]) -> List[str]:
+    """Model card lines naming the runs and releases a warm-started model descends from, oldest first."""
+    warm = train.get("warm_start") or {}
+    if not warm.get("lineage"):
+        return []
+    lines = ["", "Warm-started from the model of the last successful run; it descends from:", ""]
+    for step in warm["lineage"]:
+        lines.append("- run `{}`: {}".format(step.get("run_id"), " + ".join(
+            "`{}`".format(name) for name in (step.get("chain") or [step.get("release")]))))
+    return lines
+
+
 def built_with(train: Mapping[str, Any]) -> str:
     """The images and code revisions that trained and packaged the model."""
     def named(identity: Mapping[str, Any]) -> str:
@@ -173,6 +185,7 @@ def model_card(pack: LanguagePack, root: DataRoot, params: Mapping[str, Any],
             train.get("epochs"), train.get("global_step"), Path(str(train.get("best_dev_checkpoint"))).name,
             train.get("n_hidden"),
             ", fine-tuned from `{}`".format(train["transfer"]["checkpoint_dir"]) if train.get("transfer") else "")]
+        lines += lineage_lines(train)
     lines += ["", "Software: " + ", ".join("{} {}".format(k, v) for k, v in sorted(software_versions().items())) + ".",
               "", built_with(train)]
     lines += ["", "## Results", ""]

@@ -83,6 +83,14 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _warm_start(text: str) -> str:
+    """``none`` or ``previous`` (the last successful run's model)."""
+    value = str(text).strip().lower() or "none"
+    if value not in ("none", "previous"):
+        raise ValueError("expected none or previous, got {!r}".format(text))
+    return value
+
+
 def _text(text: str) -> str:
     return str(text)
 
@@ -283,6 +291,22 @@ PARAMETERS: Dict[str, Parameter] = {
             {"type": ["null", "string"], "pattern": "^(/[^/].*)?$",
              "title": "transfer_checkpoint: an absolute host path (/...), or empty"},
             note="train step", mount="/transfer-checkpoint"),
+        Parameter(
+            "warm_start", "", "none", _warm_start,
+            "previous: fine-tune from the best checkpoint of the last successful run (models/previous/, recorded "
+            "by the training DAG's last task; all layers, the output layer re-initialised when the alphabet "
+            "changed), with warm_start_epochs and warm_start_learning_rate; none: as without",
+            {"enum": ["none", "previous"]},
+            note="train step (and the leakage step checks dev/test against that model's train set)"),
+        Parameter(
+            "warm_start_epochs", "", "10", _positive_int,
+            "epochs of a warm-started training (instead of EPOCHS)", _POSITIVE_INT, coqui=("epochs",), derived=True,
+            note="train step, with warm_start=previous"),
+        Parameter(
+            "warm_start_learning_rate", "", "0.00005", _positive_float,
+            "learning rate of a warm-started training (instead of LEARNING_RATE: a fine-tuning)",
+            {"type": "number", "exclusiveMinimum": 0}, coqui=("learning_rate",), derived=True,
+            note="train step, with warm_start=previous"),
         Parameter(
             "lm_texts", "", "", _paths,
             "extra LM text files (.xz, .gz, .bz2 or plain), relative to the data root (e.g. sources/my_text.txt.xz)",

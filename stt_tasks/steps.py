@@ -76,7 +76,7 @@ def _preflight(call: StepCall) -> Dict[str, Any]:
 def _leakage(call: StepCall) -> Dict[str, Any]:
     from stt_tasks.importers.leakage import write_leakage_report
 
-    return write_leakage_report(call.root)
+    return write_leakage_report(call.root, warm_start=call.params["warm_start"])
 
 
 def _alphabet(call: StepCall) -> Dict[str, Any]:
@@ -178,7 +178,7 @@ def _import_corpus(corpus: CorpusSpec) -> Any:
 _DECODER = ("batch_size", "beam_width", "lm_alpha", "lm_beta")
 _TRAINING = ("batch_size", "epochs", "learning_rate", "dropout", "n_hidden", "early_stop", "amp", "train_cudnn",
              "enable_augments", "augmentation_arguments", "cache_for_epochs", "feature_cache", "skip_batch_test",
-             "log_level", "transfer_checkpoint")
+             "log_level", "transfer_checkpoint", "warm_start", "warm_start_epochs", "warm_start_learning_rate")
 
 PREFLIGHT = StepSpec(
     "preflight", "create and check the data root, disk space and GPU", _preflight,
@@ -194,7 +194,7 @@ PREFLIGHT = StepSpec(
 AFTER_IMPORT: Tuple[StepSpec, ...] = (
     # speakers and sentences shared between train and dev/test: fails when our own splits leak
     StepSpec("leakage", "report speakers and sentences shared between train and dev/test sets", _leakage,
-             trigger_rule="none_failed_min_one_success", outputs=("report",)),
+             parameters=("warm_start",), trigger_rule="none_failed_min_one_success", outputs=("report",)),
     StepSpec("alphabet", "write models/alphabet.txt from the imported transcripts", _alphabet,
              parameters=("english_compatible",), outputs=("alphabet",)),
     StepSpec(

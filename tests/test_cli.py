@@ -37,6 +37,9 @@ def test_parameter_defaults_are_the_original_image_ones(step):
         "english_compatible": False,
         "lm_evaluate_range": None,
         "duplicate_sentence_count": 1,
+        "warm_start": "none",
+        "warm_start_epochs": 10,
+        "warm_start_learning_rate": 0.00005,
         "feature_cache": True,
         "enable_augments": False,
         "augmentation_arguments": list(ORIGINAL_SPECS),  # the original augments.txt's
@@ -84,6 +87,7 @@ OTHER_VALUES = {
     "cache_for_epochs": ("2", 2), "skip_batch_test": ("0", False), "log_level": ("3", 3),
     "duplicate_sentence_count": ("4", 4), "download": ("1", True), "transfer_checkpoint": ("/ckpt", "/ckpt"),
     "lm_texts": ("sources/a.txt", ["sources/a.txt"]), "lm_memory": ("2G", "2G"),
+    "warm_start": ("previous", "previous"), "warm_start_epochs": ("4", 4), "warm_start_learning_rate": ("0.0002", 0.0002),
 }
 
 

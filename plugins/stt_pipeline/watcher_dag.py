@@ -17,8 +17,10 @@ from airflow.sdk import DAG, Variable, task
 from airflow.sdk.exceptions import AirflowSkipException
 from stt_pipeline import deployment
 from stt_tasks.importers.registry import corpora
-from stt_tasks.steps import import_step
+from stt_tasks.steps import DATA_MOUNT, import_step, task_id_of
+from stt_tasks.training.warm_start import record_previous
 from stt_pipeline.release_watcher import (
+    Release,
     decide,
     fetch_metadata,
     newest_release,
@@ -26,6 +28,7 @@ from stt_pipeline.release_watcher import (
     state_variable,
     trained_state,
     training_dag_id,
+    with_delta_hours,
 )
 
 LOG = logging.getLogger(__name__)
@@ -36,6 +39,16 @@ ACTIVE_RUN_STATES = ["queued", "running"]
 
 def _read_state(language: str) -> Dict[str, Any]:
     return json.loads(Variable.get(state_variable(language), default="{}"))
+
+
+def _published_hours(location: str, delta: Path, language: str, pack: Any) -> Optional[float]:
+    """The validated hours a delta adds: from its cv-dataset statistics, else the language pack's table."""
+    stem = delta.name[: -len("-{}.tar.gz".format(language))]
+    metadata = fetch_metadata(location, Release(delta, stem, (), 0), language)
+    if metadata is not None and metadata.valid_hours is not None:
+        return metadata.valid_hours
+    known = pack.release(delta.name)
+    return known.valid_hours if known else None
 
 
 def build_release_watcher_dag(language: str = "fr") -> DAG:
@@ -56,9 +69,13 @@ def build_release_watcher_dag(language: str = "fr") -> DAG:
             from stt_tasks.languages import load_language
 
             sources = Path(deployment.airflow_data_dir()) / "sources"
+            location = deployment.setting("stt_release_metadata_url")
+            pack = load_language(language)
             release = newest_release(sources, language)
-            metadata = fetch_metadata(deployment.setting("stt_release_metadata_url"), release, language) if release else None
-            known = load_language(language).release(release.filename) if release else None
+            metadata = fetch_metadata(location, release, language) if release else None
+            known = pack.release(release.filename) if release else None
+            if release is not None and release.delta:
+                release = with_delta_hours(release, lambda path: _published_hours(location, path, language, pack))
             active = context["ti"].get_dr_count(dag_id=training_dag_id(language), states=ACTIVE_RUN_STATES) > 0
             decision = decide(
                 release,
@@ -80,8 +97,33 @@ def build_release_watcher_dag(language: str = "fr") -> DAG:
     return dag
 
 
+def _on_airflow_side(container_path: Optional[str]) -> Optional[Path]:
+    """A path a step named in its result (under the container's data mount) as Airflow sees it."""
+    if not container_path:
+        return None
+    relative = Path(container_path).relative_to(DATA_MOUNT) if container_path.startswith(DATA_MOUNT) else None
+    return Path(deployment.airflow_data_dir()) / relative if relative is not None else Path(container_path)
+
+
+def record_previous_model(run_id: str, trained: Dict[str, Any], training: Optional[Dict[str, Any]],
+                          packaged: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """Copy the run's model into ``models/previous/`` (a later ``warm_start=previous`` fine-tunes from it).
+
+    The files come from the results of the train and package steps (their artifacts, read, never changed).
+    """
+    training_json = _on_airflow_side((training or {}).get("training"))
+    archive = _on_airflow_side((packaged or {}).get("checkpoint_archive"))
+    if training_json is None or archive is None or not training_json.is_file() or not archive.is_file():
+        LOG.warning("no checkpoint archive or training.json in this run's results: models/previous/ left as it is")
+        return None
+    run = {"run_id": run_id, "release": trained.get("release"), "chain": trained.get("chain") or [trained.get("release")]}
+    models = Path(deployment.airflow_data_dir()) / "models"
+    return record_previous(models, archive, training_json, run)
+
+
 def record_release_task(language: str):
-    """The training DAG's last task: record the Common Voice release a successful run trained on.
+    """The training DAG's last task: record the Common Voice release a successful run trained on, and
+    its model as the one a later warm start fine-tunes from (``models/previous/``).
 
     It runs only when every step before it succeeded (a partial ``stop_after`` run skips it), so a
     failed run leaves the release to be scheduled again by the watcher.
@@ -91,12 +133,17 @@ def record_release_task(language: str):
 
     @task(task_id="record_release")
     def record_release(**context: Any) -> Optional[Dict[str, Any]]:
-        imported = context["ti"].xcom_pull(task_ids=common_voice_task)
+        ti = context["ti"]
+        imported = ti.xcom_pull(task_ids=common_voice_task)
         triggering = context["triggering_asset_events"]
         events = [event.extra or {} for event in triggering.get(release_asset(language), [])]
         state = trained_state(_read_state(language), imported, events)
         if state is None:
             raise AirflowSkipException("this run imported no Common Voice release: nothing to record")
+        lineage = record_previous_model(context["run_id"], state["trained"], ti.xcom_pull(task_ids=task_id_of("train")),
+                                        ti.xcom_pull(task_ids=task_id_of("package")))
+        if lineage is not None:
+            state["trained"]["run_id"] = context["run_id"]
         Variable.set(state_variable(language), json.dumps(state))
         LOG.info("recorded %s as the release of the last successful training", state["trained"]["release"])
         return state["trained"]

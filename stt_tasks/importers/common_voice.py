@@ -2,20 +2,22 @@
 
 Layout (datasets.md 3.1): ``cv-corpus-<version>-<date>/<lang>/`` holding ``clips/*.mp3`` and the
 TSVs. The official train/dev/test are used as they are, unless ``duplicate_sentence_count`` > 1
-asks for a re-split of ``validated.tsv``. The newest full release present is imported; a delta
-release is recognised and left out (:mod:`stt_tasks.importers.cv_release`).
+asks for a re-split of ``validated.tsv``. The release imported is the newest full release present
+plus every delta after it (:func:`~stt_tasks.importers.cv_release.release_chain`): the deltas' clips
+are merged and split so that no clip moves (:mod:`stt_tasks.importers.cv_delta`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from stt_tasks.errors import BadInputError, NothingToDoError
 from stt_tasks.fsio import CompletionMarker, file_fingerprint, write_text_atomic
 from stt_tasks.importers import corpus
 from stt_tasks.importers.archives import extract_tar_verified
-from stt_tasks.importers.cv_release import delta_message, ignored_deltas, newest_full_release, parse_release, releases_in
+from stt_tasks.importers.cv_release import (BrokenChainError, CvRelease, ReleaseChain, delta_message, parse_release,
+                                            release_chain, releases_in)
 from stt_tasks.importers.records import OFFICIAL, RESPLIT, SPLITS, ClipRecord, CorpusSpec, SourceIssues
 from stt_tasks.importers.tsv import read_tsv
 from stt_tasks.languages import LanguagePack
@@ -38,12 +40,18 @@ def corpus_spec(language: str) -> CorpusSpec:
 
 
 def find_release(sources: Path, language: str, release: Optional[str]) -> Path:
-    """The tarball or extracted release to import: ``release`` if given, else the newest full release present.
+    """The newest tarball or extracted release of the chain to import (see :func:`find_chain`)."""
+    chain = find_chain(sources, language, release)
+    return chain.newest.path if isinstance(chain, ReleaseChain) else chain
 
-    A delta release is never imported on its own (it holds only the clips added since the release
-    before it): named with ``--release`` or alone in ``sources/``, it is a BadInputError saying
-    which full release to place; beside a full release, it is left out with a warning.
+
+def find_chain(sources: Path, language: str, release: Optional[str]) -> Union[ReleaseChain, Path]:
+    """What to import: ``release`` if given (a full release alone, or a delta with the chain before it),
+    else the newest full release present and every delta after it.
+
+    A delta without a full release before it, or a chain with a gap, is a BadInputError naming what to place.
     """
+    until: Optional[CvRelease] = None
     if release:
         candidate = Path(release) if Path(release).is_absolute() else sources / release
         if not candidate.exists():
@@ -52,25 +60,28 @@ def find_release(sources: Path, language: str, release: Optional[str]) -> Path:
                     candidate, sources
                 )
             )
-        parsed = parse_release(candidate)
-        if parsed is not None and parsed.delta:
-            raise BadInputError(delta_message(parsed, language))
-        return candidate
-    newest = newest_full_release(sources, language)
-    for delta in ignored_deltas(sources, language):
-        LOG.warning("%s is a delta release: left out, importing the full release %s (merging deltas is not supported yet)",
-                    delta.filename, newest.filename if newest else "-")
-    if newest is None:
+        until = parse_release(candidate)
+        if until is None or not until.delta:
+            return candidate
+        sources = candidate.parent
+    try:
+        chain = release_chain(sources, language, until=until)
+    except BrokenChainError as error:
+        raise BadInputError(str(error)) from None
+    if chain is None:
         deltas = [r for r in releases_in(sources, language) if r.delta]
         if deltas:
-            raise BadInputError(delta_message(deltas[-1], language))
+            raise BadInputError(delta_message(until or deltas[-1], language))
         raise NothingToDoError(
             "no Common Voice {} release in {}: download cv-corpus-<version>-<date>-{}.tar.gz from the "
             "Common Voice site (the download asks for an e-mail address) and place it there.".format(
                 language, sources, language
             )
         )
-    return newest.path
+    if until is not None and chain.newest != until:
+        raise BadInputError("{}: no chain of releases leads to it in {}; place the full release before it."
+                            .format(until.path, sources))
+    return chain
 
 
 def _language_dir(root: Path, language: str) -> Path:
@@ -91,14 +102,18 @@ def unpack_release(
         return _language_dir(release, pack.code), {"release": release.name, "extracted_directory": str(release)}
     known = pack.release(release.name)
     expected = sha256 or (known.sha256 if known else None)
+    stat = release.stat()
+    if expected is None and known is not None and known.size and stat.st_size != known.size:  # size: all there is
+        raise BadInputError("{}: {} bytes, but the published release has {}; the download is incomplete or another "
+                            "file: download it again.".format(release, stat.st_size, known.size))
     if expected is None:
         if strict:
             raise BadInputError(
                 "{}: unknown Common Voice release (no published SHA-256 in the '{}' language pack). "
                 "Pass --sha256 with the checksum from the release page, or drop --strict.".format(release, pack.code)
             )
-        LOG.warning("%s is not a known release: its SHA-256 will be recorded but cannot be checked", release.name)
-    stat = release.stat()
+        LOG.warning("%s has no known SHA-256 (%s): it will be recorded but cannot be checked", release.name,
+                    "the published statistics repeat the full release's" if known else "not a known release")
     target = data_root.releases / release.name[: -len(".tar.gz")]
     marker = CompletionMarker(target.parent, ".{}.extracted.json".format(target.name))
     identity = {"archive": release.name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
@@ -194,7 +209,11 @@ def prepare_common_voice(
     from stt_tasks.importers import engine  # audio libraries: only when importing (see corpus.py)
 
     spec = corpus_spec(pack.code)
-    source = find_release(data_root.sources, pack.code, release)
+    chain = find_chain(data_root.sources, pack.code, release)
+    if isinstance(chain, ReleaseChain) and chain.deltas:
+        return _prepare_chain(chain, data_root, pack, english_compatible, duplicate_sentence_count, sha256, strict,
+                              workers)
+    source = chain.newest.path if isinstance(chain, ReleaseChain) else chain
     language_dir, release_info = unpack_release(source, data_root, pack, sha256, strict)
     tsvs = [language_dir / "{}.tsv".format(n) for n in ("train", "dev", "test", "validated")]
     destination = data_root.corpus_dir(spec.name)
@@ -226,19 +245,63 @@ def prepare_common_voice(
     )
 
 
+def _prepare_chain(
+    chain: ReleaseChain,
+    data_root: DataRoot,
+    pack: LanguagePack,
+    english_compatible: bool,
+    duplicate_sentence_count: int,
+    sha256: Optional[str],
+    strict: bool,
+    workers: Optional[int],
+) -> ImportResult:
+    """Import a full release and the deltas after it as the newest release (see :mod:`cv_delta`)."""
+    from stt_tasks.importers import cv_delta, engine  # audio libraries: only when importing (see corpus.py)
+
+    if duplicate_sentence_count > 1:
+        raise BadInputError(
+            "{}: duplicate_sentence_count {} re-splits the whole release, which would move clips of earlier "
+            "releases between splits; with deltas it must be 1 (or place the full release {} alone).".format(
+                chain.newest.path, duplicate_sentence_count, chain.base.filename))
+    links, infos = [], []
+    for link in chain.links:
+        given = sha256 if link == chain.newest else None  # --sha256 names the newest file
+        language_dir, info = unpack_release(link.path, data_root, pack, given, strict)
+        links.append(cv_delta.ChainLink(link.filename, language_dir))
+        infos.append(info)
+    issues = SourceIssues()
+    plan = cv_delta.plan_chain(links, lambda sentences: pack.validate_labels(sentences, english_compatible), issues)
+    for line in cv_delta.summary_text(plan.deltas):
+        LOG.info("%s", line)
+    release_info = dict(infos[-1], chain=infos, deltas=plan.deltas)
+    tsvs = [link.language_dir / "{}.tsv".format(n) for link in links
+            for n in ("train", "dev", "test", "validated", "invalidated")]
+    return engine.import_corpus(
+        corpus_spec(pack.code), data_root, pack, english_compatible, workers, release_info,
+        cv_delta.chain_records(plan, issues),
+        more_inputs={"tsv": [file_fingerprint(p, with_hash=False) for p in tsvs if p.is_file()],
+                     "duplicate_sentence_count": duplicate_sentence_count},
+        source_key="release",
+    )
+
+
 def _present(sources: Path, pack: LanguagePack) -> List[Path]:
-    """The release ``import common-voice`` would use (the newest full one), for ``import --list``."""
-    newest = newest_full_release(sources, pack.code)
-    return [newest.path] if newest else []
+    """The releases ``import common-voice`` would use (the newest full one and the deltas after it)."""
+    try:
+        chain = release_chain(sources, pack.code)
+    except BrokenChainError:
+        return []
+    return [link.path for link in chain.links] if chain else []
 
 
-RELEASE = Option(("--release",), "tarball or folder name in sources/ (default: the newest full release)")
+RELEASE = Option(("--release",), "tarball or folder name in sources/; a delta brings the chain before it "
+                 "(default: the newest full release and the deltas after it)")
 SHA256 = Option(("--sha256",), "expected SHA-256 of the tarball (overrides the language pack's)")
 STRICT = Option(("--strict",), "refuse releases without a known SHA-256", action="store_true", default=False)
 
 CORPUS: corpus.CorpusSpec[corpus.NoSettings] = corpus.CorpusSpec(
     name="common-voice",
-    help="Common Voice: the newest full release tarball placed in sources/ (its download is gated)",
+    help="Common Voice: the newest full release tarball placed in sources/ and any deltas after it (gated download)",
     folder=FOLDER,
     archive="cv-corpus-<version>-<date>-{code}.tar.gz",
     url="https://commonvoice.mozilla.org/datasets (gated: place the tarball by hand)",

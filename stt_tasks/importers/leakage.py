@@ -11,6 +11,10 @@ test set and classifies what it finds:
   reported with counts, since changing the corpus's partition would break comparability;
 - ``across_corpora``: a sentence in one corpus's train set and another's dev/test set: reported.
   Speakers are identified per corpus (user names, hashes), so they are compared within a corpus only.
+
+With ``warm_start=previous`` the new model starts from the last successful run's, so the new dev/test
+sets must also be disjoint from what *that* model trained on (``models/previous/train_set.tsv``): a
+clip, sentence or speaker of theirs in it fails the step with the list (``warm_start`` in the report).
 """
 
 from __future__ import annotations
@@ -42,6 +46,14 @@ class CorpusSplits:
     speakers: Dict[str, Set[str]] = field(default_factory=lambda: {s: set() for s in SPLITS})
     sentences: Dict[str, Set[str]] = field(default_factory=lambda: {s: set() for s in SPLITS})
     has_speakers: bool = True
+    #: the speakers and sentences of the clips whose split we chose (a release with deltas mixes both)
+    our_speakers: Dict[str, Set[str]] = field(default_factory=lambda: {s: set() for s in SPLITS})
+    our_sentences: Dict[str, Set[str]] = field(default_factory=lambda: {s: set() for s in SPLITS})
+
+    @property
+    def mixed(self) -> bool:
+        """Some splits official, some ours (Common Voice with deltas): only what involves ours is created."""
+        return OFFICIAL in self.assigned and len(self.assigned) > 1
 
 
 class LeakageError(StepError):
@@ -63,6 +75,9 @@ def _from_manifest(path: Path) -> CorpusSplits:
             splits.assigned.add(assigned)
             splits.speakers[split].add(speaker)
             splits.sentences[split].add(transcript)
+            if assigned != OFFICIAL:
+                splits.our_speakers[split].add(speaker)
+                splits.our_sentences[split].add(transcript)
     return splits
 
 
@@ -99,14 +114,53 @@ def _overlap(train: Set[str], evaluation: Set[str]) -> Dict[str, Any]:
     return {"count": len(shared), "examples": shared[:EXAMPLES]}
 
 
+def _ours_shared(train: Set[str], ours_train: Set[str], evaluation: Set[str], ours_evaluation: Set[str]) -> Set[str]:
+    """What train and an evaluation set share through a clip whose split we chose (on either side)."""
+    return (ours_train & evaluation) | (train & ours_evaluation)
+
+
+def _mixed_findings(corpus: CorpusSplits, split: str) -> List[Dict[str, Any]]:
+    """Within a corpus of official and assigned splits: the overlap involving ours is created, the rest inherited."""
+    findings = []
+    created = {
+        "speakers": _ours_shared(corpus.speakers["train"], corpus.our_speakers["train"], corpus.speakers[split],
+                                 corpus.our_speakers[split]),
+        "sentences": _ours_shared(corpus.sentences["train"], corpus.our_sentences["train"], corpus.sentences[split],
+                                  corpus.our_sentences[split]),
+    }
+    for kind, chosen in (("created", created), ("inherited", None)):
+        parts = {}
+        for what in ("speakers", "sentences"):
+            shared = getattr(corpus, what)["train"] & getattr(corpus, what)[split]
+            parts[what] = shared & created[what] if chosen is not None else shared - created[what]
+        if any(parts.values()):
+            findings.append(_finding(corpus, corpus, split, kind, _overlap(parts["speakers"], parts["speakers"]),
+                                     _overlap(parts["sentences"], parts["sentences"])))
+    return findings
+
+
+def _finding(source: CorpusSplits, target: CorpusSplits, split: str, kind: str, speakers: Dict[str, Any],
+             sentences: Dict[str, Any]) -> Dict[str, Any]:
+    return {
+        "train": "{}/train".format(source.corpus),
+        "evaluation": "{}/{}".format(target.corpus, split),
+        "kind": kind,
+        "shared_speakers": speakers,
+        "shared_sentences": sentences,
+    }
+
+
 def leakage(corpora: List[CorpusSplits]) -> Dict[str, Any]:
     """Every (train set, dev/test set) pair that shares speakers or sentences, classified."""
     findings: List[Dict[str, Any]] = []
     for source in corpora:
         for target in corpora:
             for split in EVALUATION_SPLITS:
-                sentences = _overlap(source.sentences["train"], target.sentences[split])
                 same = source.corpus == target.corpus
+                if same and source.mixed:
+                    findings.extend(_mixed_findings(source, split))
+                    continue
+                sentences = _overlap(source.sentences["train"], target.sentences[split])
                 speakers = (
                     _overlap(source.speakers["train"], target.speakers[split])
                     if same and source.has_speakers
@@ -115,15 +169,7 @@ def leakage(corpora: List[CorpusSplits]) -> Dict[str, Any]:
                 if not sentences["count"] and not speakers["count"]:
                     continue
                 kind = "across_corpora" if not same else ("inherited" if source.official else "created")
-                findings.append(
-                    {
-                        "train": "{}/train".format(source.corpus),
-                        "evaluation": "{}/{}".format(target.corpus, split),
-                        "kind": kind,
-                        "shared_speakers": speakers,
-                        "shared_sentences": sentences,
-                    }
-                )
+                findings.append(_finding(source, target, split, kind, speakers, sentences))
     totals: Dict[str, Dict[str, int]] = {}
     for kind in ("created", "inherited", "across_corpora"):
         chosen = [f for f in findings if f["kind"] == kind]
@@ -144,6 +190,11 @@ def leakage(corpora: List[CorpusSplits]) -> Dict[str, Any]:
 
 def leakage_text(report: Dict[str, Any]) -> str:
     lines = ["Leakage between train and dev/test sets", ""]
+    inherited = report.get("warm_start")
+    if inherited:
+        lines.append("Against the warm-start model's train set ({}): {}".format(inherited["train_set"], ", ".join(
+            "{} {}".format(inherited[k]["count"], k) for k in ("clips", "sentences", "speakers"))))
+        lines.append("")
     for corpus in report["corpora"]:
         lines.append("  {:<28} splits: {}".format(corpus["corpus"], corpus["splits"]))
     lines.append("")
@@ -167,15 +218,65 @@ def leakage_text(report: Dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_leakage_report(data_root: DataRoot) -> Dict[str, Any]:
-    """Write ``reports/leakage.{json,txt}``; raise LeakageError when our own splits leak."""
+def _evaluation_sets(data_dir: Path) -> Dict[str, Set[Any]]:
+    """Clips (corpus, path), sentences and speakers (corpus, id) of every imported dev/test set."""
+    found: Dict[str, Set[Any]] = {"clips": set(), "sentences": set(), "speakers": set()}
+    for split in EVALUATION_SPLITS:
+        for path in sorted(data_dir.glob("*/*_{}.csv".format(split))):
+            with open(path, encoding="utf-8", newline="") as handle:
+                for row in csv.DictReader(handle):
+                    found["clips"].add((path.parent.name, row["wav_filename"]))
+                    found["sentences"].add(row["transcript"])
+    for corpus in load_corpora(data_dir):
+        if corpus.has_speakers:
+            folder = next((p.parent.name for p in data_dir.glob("*/{}_manifest.tsv".format(corpus.corpus))), corpus.corpus)
+            found["speakers"].update((folder, s) for split in EVALUATION_SPLITS for s in corpus.speakers[split])
+    return found
+
+
+def warm_start_leakage(data_dir: Path, previous_train_set: Path) -> Dict[str, Any]:
+    """What of the new dev/test sets the warm-started-from model trained on: clips, sentences, speakers."""
+    from stt_tasks.training.warm_start import read_train_set
+
+    trained = read_train_set(previous_train_set)
+    seen = {
+        "clips": {(r["corpus"], r["clip"]) for r in trained},
+        "sentences": {r["transcript"] for r in trained},
+        "speakers": {(r["corpus"], r["speaker"]) for r in trained if r["speaker"]},
+    }
+    evaluation = _evaluation_sets(data_dir)
+    shown = {"clips": lambda c: "/".join(c), "sentences": str, "speakers": lambda s: "{}:{}".format(*s)}
+    found: Dict[str, Any] = {"train_set": str(previous_train_set)}
+    for kind in ("clips", "sentences", "speakers"):
+        shared = sorted(shown[kind](x) for x in evaluation[kind] & seen[kind])
+        found[kind] = {"count": len(shared), "examples": shared[:EXAMPLES]}
+    return found
+
+
+def write_leakage_report(data_root: DataRoot, warm_start: str = "none") -> Dict[str, Any]:
+    """Write ``reports/leakage.{json,txt}``; raise LeakageError when our own splits leak, or (``warm_start``
+    ``previous``) when the new dev/test sets share clips, sentences or speakers with the previous model's train set."""
+    from stt_tasks.training.warm_start import FROM_PREVIOUS, TRAIN_SET, previous_dir
+
     corpora = load_corpora(data_root.data)
     report = leakage(corpora)
+    previous_set = previous_dir(data_root.models) / TRAIN_SET
+    if warm_start == FROM_PREVIOUS and previous_set.is_file():
+        report["warm_start"] = warm_start_leakage(data_root.data, previous_set)
     json_path = data_root.reports / "leakage.json"
     text_path = data_root.reports / "leakage.txt"
     write_json_atomic(json_path, report)
     write_text_atomic(text_path, leakage_text(report))
     LOG.info("\n%s", leakage_text(report))
+    inherited = report.get("warm_start") or {}
+    leaked = {kind: inherited[kind] for kind in ("clips", "sentences", "speakers") if inherited.get(kind, {}).get("count")}
+    if leaked:
+        raise LeakageError(
+            "the new dev/test sets hold what the warm-start model ({}) trained on: {}. Warm-starting from it would "
+            "test it on its own training data: import with the same release chain (splits never move), or set "
+            "warm_start to none.".format(inherited["train_set"], "; ".join(
+                "{} {} (e.g. {})".format(found["count"], kind, ", ".join(found["examples"][:5]))
+                for kind, found in leaked.items())))
     created = report["totals"]["created"]
     if created["pairs"]:
         raise LeakageError(
@@ -188,4 +289,5 @@ def write_leakage_report(data_root: DataRoot) -> Dict[str, Any]:
         "leakage_text": str(text_path),
         "corpora": [c.corpus for c in corpora],
         "totals": report["totals"],
+        "warm_start": report.get("warm_start"),
     }

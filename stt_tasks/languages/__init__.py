@@ -7,6 +7,7 @@ is adding a folder with a module exposing ``PACK``.
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import string
 from dataclasses import dataclass, field
@@ -39,12 +40,25 @@ class ModelMetadata:
 
 @dataclass(frozen=True)
 class CommonVoiceRelease:
-    """A known Common Voice release of this language, with the published checksum."""
+    """A known Common Voice release (full or delta) of this language, with the published checksum."""
 
     version: str
     filename: str
-    sha256: str
+    #: None: no trustworthy checksum is published (the size is still checked)
+    sha256: Optional[str]
     size: Optional[int] = None
+    delta: bool = False
+    #: validated hours (of a delta: the hours it adds), from the cv-dataset statistics
+    valid_hours: Optional[float] = None
+
+
+def read_common_voice_releases(path: Path) -> Tuple[CommonVoiceRelease, ...]:
+    """The known releases listed in a language pack's JSON table (``{"releases": [...]}``).
+
+    Kept as data, generated from the cv-dataset statistics, so a new release is one entry, not code.
+    """
+    entries = json.loads(path.read_text(encoding="utf-8"))["releases"]
+    return tuple(CommonVoiceRelease(**entry) for entry in entries)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,9 @@
 - Transfer learning: with a checkpoint mounted at ``/transfer-checkpoint`` (read-only) and none of our
   own yet, training starts from it; when its alphabet differs from ours the output layer is
   re-initialised (``drop_source_layers 1``), as coqui requires.
+- Warm start (``warm_start=previous``): new inputs fine-tune from the best checkpoint of the last
+  successful run (``models/previous/``), with ``warm_start_epochs`` and ``warm_start_learning_rate``; the
+  result records the lineage, and ``train_set.tsv`` what this model trained on (for the leakage guard).
 - Flags (``train_command``): every given parameter with coqui flags one to one, plus those the step derives.
 - Done is done: a completion marker records the CSVs, alphabet and every given parameter that changes the
   model (``Parameter.changes_output``); the same inputs again do nothing, changed inputs continue training from
@@ -38,9 +41,10 @@ from stt_tasks.training.datasets import TrainingData, check_clips_exist, fingerp
 from stt_tasks.training.feature_cache import feature_cache_prefix
 from stt_tasks.training.flags import TRAIN_MAX_COQUI_LOG_LEVEL, FlagValue, augmentation_specs
 from stt_tasks.training.memory_test import memory_test
-from stt_tasks.training.resume import (HISTORY, LossHistory, ResumePoint, forget_progress, resume_point,
+from stt_tasks.training.resume import (HISTORY, PROGRESS, LossHistory, ResumePoint, forget_progress, resume_point,
                                        steps_per_epoch)
 from stt_tasks.training.train_command import checkpoint_flags, coqui_train_flags, log_environment
+from stt_tasks.training import warm_start as warm
 
 DEFAULT_TRANSFER_DIR = Path("/transfer-checkpoint")
 MARKER = ".train.completed.json"
@@ -119,6 +123,9 @@ def train(root: DataRoot, params: Mapping[str, Any], transfer_dir: Optional[Path
     transfer = transfer_source(transfer_dir, checkpoints, data.alphabet)
 
     inputs = marker_inputs(data, params)
+    previous = _previous_model(root, params, transfer)
+    if previous is not None:
+        inputs["warm_start_from"] = previous.lineage[-1:] or str(previous.folder)
     marker = CompletionMarker(checkpoints, MARKER)
     if marker.is_current(inputs):
         LOG.info("training already done with these inputs (%s): nothing to do", marker.path)
@@ -126,6 +133,9 @@ def train(root: DataRoot, params: Mapping[str, Any], transfer_dir: Optional[Path
 
     clips = check_clips_exist(data.train_csvs)
     check_clips_exist(data.dev_csvs)
+    if previous is not None:
+        transfer = _warm_transfer(previous, checkpoints, data.alphabet, inputs)
+        params = warm.warm_parameters(params)
     resume = resume_point(checkpoints, inputs, params["epochs"], steps_per_epoch(clips, params["batch_size"]),
                           finished_before=marker.read() is not None)
     history = LossHistory(checkpoints / HISTORY)
@@ -138,10 +148,52 @@ def train(root: DataRoot, params: Mapping[str, Any], transfer_dir: Optional[Path
 
     history.save()
     artifact = training_artifact(root, params, data, switches, transfer, history)
+    train_set = warm.write_train_set(checkpoints / warm.TRAIN_SET, data.train_csvs)
+    artifact.update(train_set=str(train_set), warm_start=_lineage(previous))
     write_json_atomic(root.training, artifact)
-    marker.write(inputs, [checkpoints / "best_dev_checkpoint", history.path], artifact)
+    marker.write(inputs, [checkpoints / "best_dev_checkpoint", history.path, train_set], artifact)
     forget_progress(checkpoints)
     return dict(artifact, training=str(root.training), skipped=False)
+
+
+def _previous_model(root: DataRoot, params: Mapping[str, Any],
+                    transfer: Optional[Mapping[str, Any]]) -> Optional[warm.PreviousModel]:
+    """The last successful run's model when ``warm_start`` asks for it (None: none recorded yet, or not asked)."""
+    if params.get("warm_start", warm.NONE) != warm.FROM_PREVIOUS:
+        return None
+    if transfer is not None:
+        raise BadInputError("warm_start=previous and a transfer checkpoint ({}) are both given: choose one (empty "
+                            "transfer_checkpoint, or warm_start=none).".format(transfer["checkpoint_dir"]))
+    previous = warm.previous_model(root.models, root.tmp)
+    if previous is None:
+        LOG.warning("warm_start=previous, but no successful run is recorded in %s yet: training from scratch",
+                    warm.previous_dir(root.models))
+    return previous
+
+
+def _warm_transfer(previous: warm.PreviousModel, checkpoints: Path, alphabet: Path,
+                   inputs: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
+    """Start these inputs from the previous model's best checkpoint, unless their training already started here."""
+    progress = CompletionMarker(checkpoints, PROGRESS).read()
+    if progress is not None and progress.get("inputs") == json.loads(json.dumps(inputs)):
+        return None  # a killed warm-started training: it resumes from its own last checkpoint
+    warm.forget_own_checkpoints(checkpoints)
+    if (checkpoints / HISTORY).is_file():
+        (checkpoints / HISTORY).unlink()  # a new model: the losses recorded are its own
+    transfer = transfer_source(previous.checkpoint_dir, checkpoints, alphabet)
+    if transfer is None:
+        raise BadInputError("{}: no checkpoint in the last successful run's archive; set warm_start to none."
+                            .format(previous.folder))
+    # coqui carries the loaded global step on: count this training's epochs from it
+    CompletionMarker(checkpoints, PROGRESS).write(inputs, [], {"start_step": transfer["global_step"]})
+    return transfer
+
+
+def _lineage(previous: Optional[warm.PreviousModel]) -> Optional[Dict[str, Any]]:
+    """What a warm-started model descends from (the runs and releases before it), for training.json."""
+    if previous is None:
+        return None
+    return {"from": str(previous.folder), "lineage": previous.lineage}
 
 
 def _feature_cache(root: DataRoot, params: Mapping[str, Any], inputs: Mapping[str, Any]) -> Optional[Path]:

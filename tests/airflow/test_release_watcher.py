@@ -20,6 +20,7 @@ from stt_pipeline.release_watcher import (
     fetch_metadata,
     newest_release,
     trained_state,
+    with_delta_hours,
 )
 
 
@@ -57,14 +58,63 @@ def test_newest_full_release_of_the_language(sources):
     assert newest_release(sources, "it") is None
 
 
-def test_a_newer_delta_is_not_scheduled_the_full_release_is(sources, caplog):
-    """The import uses the newest full release beside a delta; the watcher schedules that one."""
-    delta = sources / "cv-corpus-22.0-delta-2025-06-20-fr.tar.gz"
-    delta.write_bytes(b"delta")
-    with caplog.at_level("WARNING"):
-        release = newest_release(sources, "fr")
-    assert release.filename == "cv-corpus-21.0-2025-03-14-fr.tar.gz" and release.version == (21, 0)
-    assert str(delta) in caplog.text and "delta" in caplog.text
+def _delta_tarball(path, clips):
+    """A delta tarball holding only a validated.tsv of ``clips`` rows (what the watcher reads)."""
+    import io
+    import tarfile
+
+    body = ("client_id\tpath\tsentence\n" + "".join("s\tc{}.mp3\tbonjour\n".format(i) for i in range(clips))).encode()
+    with tarfile.open(str(path), "w:gz") as tar:
+        member = tarfile.TarInfo(path.name[: -len("-fr.tar.gz")] + "/fr/validated.tsv")
+        member.size = len(body)
+        tar.addfile(member, io.BytesIO(body))
+    return path
+
+
+def test_a_new_delta_completes_the_chain_and_is_scheduled(sources):
+    """The import builds 22.0 from the full 21.0 and the 22.0 delta: the delta is the new release."""
+    delta = _delta_tarball(sources / "cv-corpus-22.0-delta-2025-06-20-fr.tar.gz", 7200)
+    release = newest_release(sources, "fr")
+    assert release.filename == delta.name and release.delta and release.version == (22, 0)
+    assert release.chain == ("cv-corpus-21.0-2025-03-14-fr.tar.gz", delta.name) and release.broken is None
+    trained = {"release": "cv-corpus-21.0-2025-03-14-fr.tar.gz", "valid_hours": 1000.0}
+    counted = with_delta_hours(release, lambda path: None)  # no statistics: counted from validated.tsv
+    assert counted.delta_hours == ((delta.name, 10.0),)
+    decision = decide(counted, None, None, {"trained": trained}, 5.0)
+    assert decision.schedule and decision.event["added_hours"] == 10.0 and decision.event["valid_hours"] == 1010.0
+    assert decision.event["chain"] == list(release.chain)
+    small = with_delta_hours(release, lambda path: 1.09)  # the published hours win
+    declined = decide(small, None, None, {"trained": trained}, 5.0)
+    assert not declined.schedule and "adds 1.1 validated hours" in declined.reason
+
+
+def test_a_broken_chain_schedules_nothing_and_names_the_missing_delta(sources):
+    (sources / "cv-corpus-23.0-delta-2025-09-05-fr.tar.gz").write_bytes(b"delta")
+    release = newest_release(sources, "fr")
+    assert release.broken and "delta of release 22 is missing" in release.broken
+    decision = decide(release, None, None, {}, 0.0)
+    assert not decision.schedule and decision.reason == release.broken and decision.state is None
+    _delta_tarball(sources / "cv-corpus-22.0-delta-2025-06-20-fr.tar.gz", 10)  # the gap filled
+    complete = newest_release(sources, "fr")
+    assert complete.broken is None and len(complete.chain) == 3 and decide(complete, None, None, {}, 0.0).schedule
+
+
+def test_a_delta_whose_statistics_repeat_the_full_checksum_is_not_refused(sources, metadata_server):
+    """cv-dataset publishes most deltas with the full release's checksum: that is no delta's own."""
+    url, site = metadata_server
+    delta = _delta_tarball(sources / "cv-corpus-22.0-delta-2025-06-20-fr.tar.gz", 10)
+    full_stats = {"locales": {"fr": {"checksum": "ab" * 32, "validHrs": 1110.0, "size": 1}}}
+    (site / "cv-corpus-22.0-2025-06-20.json").write_text(json.dumps(full_stats))
+    delta_stats = {"locales": {"fr": {"checksum": "ab" * 32, "validHrs": 9.5, "size": delta.stat().st_size}}}
+    (site / "cv-corpus-22.0-delta-2025-06-20.json").write_text(json.dumps(delta_stats))
+    release = newest_release(sources, "fr")
+    metadata = fetch_metadata(url, release, "fr")
+    assert metadata.sha256 is None and metadata.valid_hours == 9.5
+    assert decide(release, metadata, None, {}, 0.0).schedule
+    delta_stats["locales"]["fr"]["checksum"] = "cd" * 32  # a checksum of its own is checked
+    (site / "cv-corpus-22.0-delta-2025-06-20.json").write_text(json.dumps(delta_stats))
+    with pytest.raises(ReleaseCheckError):
+        decide(release, fetch_metadata(url, release, "fr"), None, {}, 0.0)
 
 
 def test_a_delta_alone_is_nothing_to_schedule_and_is_named(tmp_path, caplog):
@@ -155,6 +205,8 @@ def test_trained_state_records_the_imported_release():
     state = trained_state({"scheduled": scheduled, "declined": {"release": "x"}}, imported)
     assert state == {"declined": {"release": "x"},
                      "trained": {"release": scheduled["release"], "size": 7, "sha256": "ab", "valid_hours": 1100.5}}
+    chained = dict(imported, release=dict(imported["release"], chain=[{"release": "full"}, {"release": "delta"}]))
+    assert trained_state({}, chained)["trained"]["chain"] == ["full", "delta"]
     from_event = trained_state({}, imported, [{"release": scheduled["release"], "valid_hours": 1200.0}])
     assert from_event["trained"]["valid_hours"] == 1200.0
     assert trained_state({"scheduled": scheduled}, None) is None  # Common Voice not in this run

@@ -8,7 +8,8 @@ import pytest
 
 from stt_tasks.errors import EXIT_BAD_INPUT, EXIT_NOTHING_TO_DO, BadInputError
 from stt_tasks.importers.common_voice import find_release
-from stt_tasks.importers.cv_release import ignored_deltas, newest_full_release, parse_release, releases_in
+from stt_tasks.importers.cv_release import (BrokenChainError, newest_full_release, parse_release, release_chain,
+                                            releases_in)
 from tests.importers.cv_releases import small_release
 
 FIXTURES = Path("/work/shared/fixtures/cv-dataset-fr")
@@ -49,27 +50,28 @@ def test_versions_compare_as_numbers(tmp_path: Path) -> None:
     assert newest_full_release(tmp_path, "fr", folders=False).filename == "cv-corpus-10.0-2022-07-04-fr.tar.gz"  # type: ignore[union-attr]
 
 
-def test_a_newer_delta_is_left_out(tmp_path: Path) -> None:
+def test_a_newer_delta_joins_the_chain(tmp_path: Path) -> None:
     for name in (FULL, DELTA):
         (tmp_path / name).write_bytes(b"x")
     assert [r.filename for r in releases_in(tmp_path, "fr")] == [FULL, DELTA]
     assert newest_full_release(tmp_path, "fr").filename == FULL  # type: ignore[union-attr]
-    assert [r.filename for r in ignored_deltas(tmp_path, "fr")] == [DELTA]
-    assert find_release(tmp_path, "fr", None) == tmp_path / FULL
+    chain = release_chain(tmp_path, "fr")
+    assert chain is not None and chain.names() == [FULL, DELTA] and chain.version == (100, 0)
+    assert find_release(tmp_path, "fr", None) == tmp_path / DELTA
 
 
-def test_a_delta_beside_a_full_release_imports_the_full_one(tmp_path: Path, clip_payloads, step) -> None:
-    sources = tmp_path / "sources"
-    small_release(sources, clip_payloads, name=FULL)
-    small_release(sources, clip_payloads, name=DELTA, splits=("validated",))  # no train.tsv, like a delta
-    run = step("import", "common-voice", "--data-root", str(tmp_path), "--workers", "1")
-    assert run.returncode == 0, run.stderr
-    assert run.result["release"]["release"] == FULL
-    assert run.result["clips"] == {"train": 1, "dev": 1, "test": 1}
-    assert DELTA in run.stderr and "delta" in run.stderr  # said, not silently ignored
-    assert sorted(p.name for p in (tmp_path / "extracted" / "releases").iterdir() if not p.name.startswith(".")) == [
-        FULL[: -len(".tar.gz")]
-    ]
+def test_a_chain_keeps_one_delta_per_major_version_and_names_a_gap(tmp_path: Path) -> None:
+    """16.1 (a re-release of 16.0) and its delta build on 15.0; a missing delta is named."""
+    names = ["cv-corpus-15.0-2023-09-08-fr.tar.gz", "cv-corpus-16.0-delta-2023-12-06-fr.tar.gz",
+             "cv-corpus-16.1-delta-2023-12-06-fr.tar.gz", "cv-corpus-17.0-delta-2024-03-15-fr.tar.gz"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"x")
+    assert release_chain(tmp_path, "fr").names() == [names[0], names[2], names[3]]  # type: ignore[union-attr]
+    (tmp_path / "cv-corpus-19.0-delta-2024-09-13-fr.tar.gz").write_bytes(b"x")
+    with pytest.raises(BrokenChainError, match="the Common Voice delta of release 18 is missing"):
+        release_chain(tmp_path, "fr")
+    until = parse_release(tmp_path / names[3])
+    assert release_chain(tmp_path, "fr", until=until).newest == until  # type: ignore[union-attr]
 
 
 def test_a_delta_alone_is_a_clear_error(tmp_path: Path, clip_payloads, step) -> None:
@@ -78,15 +80,18 @@ def test_a_delta_alone_is_a_clear_error(tmp_path: Path, clip_payloads, step) -> 
     assert run.returncode == EXIT_BAD_INPUT, run.stderr
     message = run.stderr.strip().splitlines()[-1]
     assert str(delta) in message and "delta" in message
-    assert "place the full release cv-corpus-100.0-2025-03-01-fr.tar.gz" in message
+    assert "no full release precedes it: place the full release cv-corpus-100.0-2025-03-01-fr.tar.gz" in message
     assert "Traceback" not in run.stderr
     assert not (tmp_path / "extracted" / "releases").exists() or not any((tmp_path / "extracted" / "releases").iterdir())
 
 
-def test_a_delta_named_with_release_is_refused(tmp_path: Path) -> None:
+def test_a_delta_named_with_release_brings_its_chain(tmp_path: Path) -> None:
     (tmp_path / FULL).write_bytes(b"x")
     (tmp_path / DELTA).write_bytes(b"x")
-    with pytest.raises(BadInputError, match="delta release .* place the full release"):
+    (tmp_path / "cv-corpus-101.0-delta-2025-04-01-fr.tar.gz").write_bytes(b"x")
+    assert find_release(tmp_path, "fr", DELTA) == tmp_path / DELTA
+    (tmp_path / FULL).unlink()
+    with pytest.raises(BadInputError, match="delta release .* no full release precedes it"):
         find_release(tmp_path, "fr", DELTA)
 
 

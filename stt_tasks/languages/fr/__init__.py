@@ -14,7 +14,7 @@ import re
 import string
 from pathlib import Path
 
-from stt_tasks.languages import CommonVoiceRelease, LanguagePack, ModelMetadata
+from stt_tasks.languages import LanguagePack, ModelMetadata, read_common_voice_releases
 from stt_tasks.text.labels import LabelRules, char_ranges
 
 _GREEK_SPELLED_OUT = {
@@ -97,20 +97,8 @@ METADATA = ModelMetadata(
     description="A free and re-usable French model for Speech-to-Text",
 )
 
-COMMON_VOICE_RELEASES = (
-    CommonVoiceRelease(
-        version="7.0",
-        filename="cv-corpus-7.0-2021-07-21-fr.tar.gz",
-        sha256="5f272cbe0f916b4bd6191f84e8017cbc66faca2c709896301cca69fde95287d5",
-        size=22312655903,
-    ),
-    CommonVoiceRelease(
-        version="12.0",
-        filename="cv-corpus-12.0-2022-12-07-fr.tar.gz",
-        sha256="00afc519d48d749a4724386dc203b8a0286060efe4ccb46963555794fef216eb",
-        size=26968765675,
-    ),
-)
+#: every French release and delta from 7.0 to 25.0 (sha256, size, validated hours), from cv-dataset
+COMMON_VOICE_RELEASES = read_common_voice_releases(Path(__file__).parent / "common_voice_releases.json")
 
 _LM_RELEASE = "https://github.com/Common-Voice/commonvoice-fr/releases/download/lm-0.1/"
 
