@@ -63,9 +63,12 @@ end
 
 local function is_integer(v) return type(v) == "number" and v == math.floor(v) end
 
--- An absolute path written the way Docker will use it: no empty, "." or ".." segment.
+-- An absolute path written the way Docker will use it: no empty, "." or ".." segment (a trailing
+-- "/" aside, which Docker drops).
 local function is_clean_path(path)
-  if type(path) ~= "string" or path:sub(1, 1) ~= "/" then return false end
+  if type(path) ~= "string" then return false end
+  path = path:gsub("(.)/$", "%1")
+  if path:sub(1, 1) ~= "/" then return false end
   for segment in (path .. "/"):sub(2):gmatch("([^/]*)/") do
     if segment == "" or segment == "." or segment == ".." then return false end
   end
@@ -73,7 +76,8 @@ local function is_clean_path(path)
 end
 
 local function is_under(path, root)
-  return path == root or path:sub(1, #root + 1) == root .. "/"
+  root = root:gsub("/+$", "")
+  return root ~= "" and (path == root or path:sub(1, #root + 1) == root .. "/")
 end
 
 -- The document with keys in lower case (Go matches them so), or nil and the duplicated key.

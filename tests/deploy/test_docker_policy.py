@@ -316,6 +316,12 @@ BODY_ATTACKS: Dict[str, Callable[[Dict[str, Any]], None]] = dict(
         ("tmpfs mount", _with_mount({"Type": "tmpfs", "Target": "/s"})),
         ("second data mount", _with_mount(_mount("/tmp", "/mnt"))),
         ("transfer checkpoint outside the roots", _with_mount(_mount("/etc", "/transfer-checkpoint", ReadOnly=True))),
+        ("transfer checkpoint beside the root, by prefix", lambda body: body["HostConfig"]["Mounts"].append(_mount(
+            os.path.dirname(body["HostConfig"]["Mounts"][0]["Source"]) + "/checkpoints-evil", "/transfer-checkpoint",
+            ReadOnly=True))),
+        ("transfer checkpoint out of the root by ..", lambda body: body["HostConfig"]["Mounts"].append(_mount(
+            os.path.dirname(body["HostConfig"]["Mounts"][0]["Source"]) + "/checkpoints/../../../etc",
+            "/transfer-checkpoint", ReadOnly=True))),
         ("transfer checkpoint writable", lambda body: body["HostConfig"]["Mounts"].append(
             _mount(body["HostConfig"]["Mounts"][0]["Source"], "/transfer-checkpoint"))),
         ("device requests without GPUs enabled", _set("HostConfig.DeviceRequests", [
