@@ -35,7 +35,8 @@ DAG_ID = "stt_fr_training"
 WATCHER_DAG_ID = "stt_fr_release_watcher"
 API = "http://127.0.0.1:8080"  # the port changes when 8080 is taken on a host-network machine
 #: The ports the stack listens on when it shares the host's network, by compose variable.
-HOST_PORTS = {"STT_DB_PORT": 5432, "STT_API_PORT": 8080, "STT_PROXY_PORT": 2375}
+#: (The Docker API proxy has none: Airflow reaches it through a unix socket.)
+HOST_PORTS = {"STT_DB_PORT": 5432, "STT_API_PORT": 8080}
 #: Small and quick on a CPU: the demo shows the pipeline, not a production model.
 DEMO_CONF = {
     "corpora": ["common-voice"],
@@ -135,8 +136,7 @@ def compose_env(env_file: Dict[str, str], host_network: bool) -> Dict[str, str]:
     if host_network:
         ports = host_ports(env_file)
         env.update({name: str(port) for name, port in ports.items()})
-        env.update(STT_DB_HOST="127.0.0.1", STT_API_HOST="127.0.0.1", STT_PROXY_HOST="127.0.0.1",
-                   STT_PROXY_BIND="127.0.0.1:{}".format(ports["STT_PROXY_PORT"]), STT_DB_LISTEN="127.0.0.1")
+        env.update(STT_DB_HOST="127.0.0.1", STT_API_HOST="127.0.0.1", STT_DB_LISTEN="127.0.0.1")
     return env
 
 

@@ -10,8 +10,12 @@ is read at DAG parse time, so parsing stays fast and needs no database.
 | ``stt_gpu_image`` | ``stt-tasks-gpu`` | image for training steps when ``stt_gpu_enabled`` |
 | ``stt_gpu_enabled`` | ``false`` | train/test/optimise on NVIDIA GPUs (else on the CPU image) |
 | ``stt_host_data_dir`` | ``/srv/stt-data`` | the data root **on the Docker host**, mounted at /mnt |
-| ``stt_docker_url`` | ``unix://var/run/docker.sock`` | Docker engine for CPU steps (a socket proxy in compose) |
-| ``stt_gpu_docker_url`` | ``stt_docker_url`` | Docker engine for GPU steps (e.g. a GPU workstation) |
+| ``stt_docker_url`` | ``unix://var/run/docker.sock`` | Docker engine for CPU steps (compose: the proxy's unix socket, ``unix:///run/stt-docker-proxy/docker.sock``) |
+| ``stt_gpu_docker_url`` | ``stt_docker_url`` | Docker engine for GPU steps (e.g. a GPU workstation); ``tcp://`` only with the three TLS settings below |
+| ``stt_docker_tls_ca_cert`` | empty | CA certificate (a file in the Airflow containers) that signed a ``tcp://`` engine's certificate |
+| ``stt_docker_tls_client_cert`` | empty | client certificate presented to a ``tcp://`` engine (run with ``--tlsverify``) |
+| ``stt_docker_tls_client_key`` | empty | its private key |
+| ``stt_transfer_roots`` | empty (none) | host folders (``:``-separated) under which a transfer checkpoint may be; the proxy allows no other |
 | ``stt_download_network`` | ``bridge`` | network of steps that download (every other step has none) |
 | ``stt_retry_delay_seconds`` | empty (each step kind's own) | first retry delay of every step, overriding the step kinds' (``pipeline_steps.KINDS``); doubles on each try up to the kind's maximum. Read from the environment only, when the DAG is parsed |
 | ``stt_auto_remove`` | ``success`` | remove task containers when they end: ``success`` (also on failure: the task log keeps the output), ``force``, or ``never`` (keep them for debugging: ``docker ps -a --filter label=stt.dag_id``) |
@@ -25,7 +29,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
-from typing import Optional
+from typing import List, NamedTuple, Optional
 
 DEFAULTS = {
     "stt_cpu_image": "stt-tasks-cpu",
@@ -34,6 +38,10 @@ DEFAULTS = {
     "stt_host_data_dir": "/srv/stt-data",
     "stt_docker_url": "unix://var/run/docker.sock",
     "stt_gpu_docker_url": "",
+    "stt_docker_tls_ca_cert": "",
+    "stt_docker_tls_client_cert": "",
+    "stt_docker_tls_client_key": "",
+    "stt_transfer_roots": "",
     "stt_download_network": "bridge",
     "stt_retry_delay_seconds": "",
     "stt_auto_remove": "success",
@@ -90,3 +98,48 @@ def auto_remove() -> str:
             "stt_auto_remove is {!r}; use one of {}".format(value, ", ".join(AUTO_REMOVE_CHOICES))
         )
     return value
+
+
+def transfer_roots() -> List[str]:
+    """The host folders a transfer checkpoint may be under (``stt_transfer_roots``); the proxy allows no other."""
+    return [os.path.normpath(root) for root in setting("stt_transfer_roots").split(":") if root.strip()]
+
+
+def is_under_transfer_root(path: str) -> bool:
+    """True when ``path`` is a clean absolute path under one of the transfer roots (as the proxy checks it)."""
+    if not path.startswith("/") or os.path.normpath(path) != path or path.startswith("//"):
+        return False
+    return any(path == root or path.startswith(root.rstrip("/") + "/") for root in transfer_roots())
+
+
+class DockerTls(NamedTuple):
+    """Client certificate files for a Docker engine reached over TCP (paths in the Airflow containers)."""
+
+    ca_cert: str
+    client_cert: str
+    client_key: str
+
+
+#: URL schemes of a Docker engine reached over the network, which must be TLS with client certificates.
+NETWORK_SCHEMES = ("tcp://", "http://", "https://")
+TLS_SETTINGS = ("stt_docker_tls_ca_cert", "stt_docker_tls_client_cert", "stt_docker_tls_client_key")
+
+
+def docker_tls(url_setting: str) -> Optional[DockerTls]:
+    """The TLS files for the engine of ``url_setting``; None for a local socket or ssh.
+
+    An unauthenticated Docker API over TCP is root on its host for anyone on the network: a
+    ``tcp://`` URL without the three TLS settings raises ValueError saying how to configure them.
+    """
+    url = setting(url_setting).strip()
+    if not url.lower().startswith(NETWORK_SCHEMES):
+        return None
+    files = [setting(name).strip() for name in TLS_SETTINGS]
+    if not all(files):
+        raise ValueError(
+            "{} is {}, a Docker API over the network without TLS: set {} (files in the Airflow containers; "
+            "the engine runs with --tlsverify and its own CA), or leave {} empty to run the steps through "
+            "the local proxy".format(url_setting.upper(), url, ", ".join(n.upper() for n in TLS_SETTINGS),
+                                     url_setting.upper())
+        )
+    return DockerTls(*files)

@@ -64,6 +64,8 @@ class ContainerPlan:
     device_requests: Optional[List[DeviceRequest]] = None
     shm_size: Optional[str] = None
     ulimits: List[Ulimit] = field(default_factory=list)
+    #: client certificates for an engine reached over TCP (None: a local socket or ssh)
+    tls: Optional[deployment.DockerTls] = None
 
 
 def read_only_binds(step: StepSpec, params: Mapping[str, Any]) -> List[Tuple[str, str]]:
@@ -75,14 +77,25 @@ def read_only_binds(step: StepSpec, params: Mapping[str, Any]) -> List[Tuple[str
 def plan_container(kind: str, binds: Sequence[Tuple[str, str]] = ()) -> ContainerPlan:
     """The container of a step of ``kind`` with ``binds`` mounted read-only, from the deployment settings."""
     gpu = kind == TRAINING and deployment.flag("stt_gpu_enabled")
-    docker_url = deployment.setting("stt_docker_url")
-    if gpu:
-        docker_url = deployment.setting("stt_gpu_docker_url") or docker_url
+    url_setting = "stt_gpu_docker_url" if gpu and deployment.setting("stt_gpu_docker_url") else "stt_docker_url"
+    docker_url = deployment.setting(url_setting)
+    try:
+        tls = deployment.docker_tls(url_setting)
+    except ValueError as error:
+        raise AirflowFailException(str(error)) from error
+    for source, _ in binds:
+        if not deployment.is_under_transfer_root(source):
+            # the Docker API proxy would refuse the container: say which setting allows it
+            raise AirflowFailException(
+                "{} is not under STT_TRANSFER_ROOTS ({}): add its folder there (in .env, for Airflow and the "
+                "proxy)".format(source, ":".join(deployment.transfer_roots()) or "empty")
+            )
     mounts = [Mount(target=DATA_MOUNT, source=deployment.setting("stt_host_data_dir"), type="bind")]
     mounts += [Mount(target=target, source=source, type="bind", read_only=True) for source, target in binds]
     plan = ContainerPlan(
         image=deployment.setting("stt_gpu_image" if gpu else "stt_cpu_image"),
         docker_url=docker_url,
+        tls=tls,
         network_mode=deployment.setting("stt_download_network") if kind == DOWNLOAD else "none",
         mounts=mounts,
     )
@@ -159,6 +172,9 @@ class SttStepOperator(DockerOperator):
         self.device_requests = plan.device_requests
         self.shm_size = plan.shm_size
         self.ulimits = plan.ulimits
+        if plan.tls:
+            self.tls_ca_cert, self.tls_client_cert, self.tls_client_key = plan.tls
+            self.tls_verify = True
         try:
             self.auto_remove = deployment.auto_remove()
         except ValueError as error:

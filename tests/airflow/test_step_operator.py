@@ -15,10 +15,12 @@ from tests.image_runner import IMAGE, needs_image, writable_dir
 
 @pytest.fixture
 def deployment_env(monkeypatch, tmp_path):
-    for name in ("STT_CPU_IMAGE", "STT_GPU_ENABLED", "STT_DOWNLOAD_NETWORK", "STT_SHM_SIZE"):
+    for name in ("STT_CPU_IMAGE", "STT_GPU_ENABLED", "STT_DOWNLOAD_NETWORK", "STT_SHM_SIZE", "STT_DOCKER_TLS_CA_CERT",
+                 "STT_DOCKER_TLS_CLIENT_CERT", "STT_DOCKER_TLS_CLIENT_KEY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("STT_HOST_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("STT_DOCKER_URL", "tcp://docker-proxy:2375")
+    monkeypatch.setenv("STT_DOCKER_URL", "unix:///run/stt-docker-proxy/docker.sock")
+    monkeypatch.setenv("STT_TRANSFER_ROOTS", "/srv/checkpoints:/srv")
     monkeypatch.setenv("STT_GPU_DOCKER_URL", "ssh://gpu-box")
     monkeypatch.setenv("STT_GPU_IMAGE", "stt-tasks-gpu:test")
     return tmp_path
@@ -27,7 +29,7 @@ def deployment_env(monkeypatch, tmp_path):
 def test_cpu_step(deployment_env):
     plan = plan_container("cpu")
     assert plan.image == "stt-tasks-cpu" and plan.network_mode == "none"
-    assert plan.docker_url == "tcp://docker-proxy:2375"
+    assert plan.docker_url == "unix:///run/stt-docker-proxy/docker.sock" and plan.tls is None
     assert [(m["Target"], m["Source"], m["Type"], m.get("ReadOnly", False)) for m in plan.mounts] == [
         ("/mnt", str(deployment_env), "bind", False)
     ]
@@ -58,6 +60,35 @@ def test_training_with_gpu(deployment_env, monkeypatch):
     assert plan.device_requests[0]["Capabilities"] == [["gpu"]] and plan.device_requests[0]["Count"] == -1
     assert {u["Name"] for u in plan.ulimits} == {"memlock", "stack"}
     assert len(plan.mounts) == 1
+
+
+def test_a_transfer_checkpoint_must_be_under_the_transfer_roots(deployment_env, monkeypatch):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    for outside in ("/etc", "/srv/../etc", "/srvx/en", "srv/en"):
+        with pytest.raises(AirflowFailException, match="is not under STT_TRANSFER_ROOTS"):
+            plan_container("training", [(outside, "/transfer-checkpoint")])
+    monkeypatch.delenv("STT_TRANSFER_ROOTS")
+    with pytest.raises(AirflowFailException, match=r"STT_TRANSFER_ROOTS \(empty\)"):
+        plan_container("training", [("/srv/en", "/transfer-checkpoint")])
+
+
+def test_a_gpu_engine_over_tcp_needs_tls_client_certificates(deployment_env, monkeypatch):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    monkeypatch.setenv("STT_GPU_ENABLED", "true")
+    monkeypatch.setenv("STT_GPU_DOCKER_URL", "tcp://gpu-box:2375")
+    with pytest.raises(AirflowFailException, match="STT_GPU_DOCKER_URL is tcp://gpu-box:2375, a Docker API over the "
+                                                   "network without TLS: set STT_DOCKER_TLS_CA_CERT"):
+        plan_container("training")
+    assert plan_container("cpu").tls is None  # CPU steps go to the local proxy
+    certs = {"STT_DOCKER_TLS_CA_CERT": "/certs/ca.pem", "STT_DOCKER_TLS_CLIENT_CERT": "/certs/cert.pem",
+             "STT_DOCKER_TLS_CLIENT_KEY": "/certs/key.pem"}
+    for name, value in certs.items():
+        monkeypatch.setenv(name, value)
+    plan = plan_container("training")
+    assert plan.docker_url == "tcp://gpu-box:2375"
+    assert plan.tls == ("/certs/ca.pem", "/certs/cert.pem", "/certs/key.pem")
 
 
 def test_download_steps_get_a_network(deployment_env):

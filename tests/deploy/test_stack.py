@@ -17,16 +17,19 @@ import socket
 import subprocess
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 CPU_IMAGE = os.environ.get("STT_CPU_IMAGE", "stt-tasks-cpu")
-IMAGES = ["stt-airflow", "stt-docker-proxy", CPU_IMAGE, os.environ.get("POSTGRES_IMAGE", "local/postgres-ci")]
+PROXY_IMAGE = os.environ.get("DOCKER_PROXY_IMAGE", "stt-docker-proxy")
+#: The compose project: another name keeps two test stacks on one machine apart.
+PROJECT = os.environ.get("STT_TEST_PROJECT", "stttest")
+IMAGES = ["stt-airflow", PROXY_IMAGE, CPU_IMAGE, os.environ.get("POSTGRES_IMAGE", "local/postgres-ci")]
 
 
 def _images_present() -> bool:
@@ -56,9 +59,8 @@ def free_ports(count: int) -> List[int]:
 class Stack:
     def __init__(self, data_dir: Path) -> None:
         self.password = secrets.token_urlsafe(12)
-        db_port, api_port, proxy_port = free_ports(3)
+        db_port, api_port = free_ports(2)
         self.api = "http://127.0.0.1:{}".format(api_port)
-        self.proxy = "http://127.0.0.1:{}".format(proxy_port)
         self.data_dir = data_dir
         self.env = dict(
             os.environ,
@@ -67,6 +69,7 @@ class Stack:
             AIRFLOW_JWT_SECRET=secrets.token_urlsafe(32),
             AIRFLOW_ADMIN_PASSWORD=self.password,
             POSTGRES_IMAGE=IMAGES[-1],
+            DOCKER_PROXY_IMAGE=PROXY_IMAGE,
             STT_CPU_IMAGE=CPU_IMAGE,
             STT_RETRY_DELAY_SECONDS="0",
             STT_AUTO_REMOVE="never",
@@ -75,14 +78,11 @@ class Stack:
             AIRFLOW_TASK_HEARTBEAT_TIMEOUT="45",
             STT_DB_HOST="127.0.0.1",
             STT_API_HOST="127.0.0.1",
-            STT_PROXY_HOST="127.0.0.1",
-            STT_PROXY_BIND="127.0.0.1:{}".format(proxy_port),
             STT_DB_PORT=str(db_port),
             STT_API_PORT=str(api_port),
-            STT_PROXY_PORT=str(proxy_port),
             STT_DB_LISTEN="127.0.0.1",
         )
-        self.compose = ["docker-compose", "-p", "stttest", "-f", "docker-compose.yml", "-f", "docker-compose.host-network.yml"]
+        self.compose = ["docker-compose", "-p", PROJECT, "-f", "docker-compose.yml", "-f", "docker-compose.host-network.yml"]
         self.token: Optional[str] = None
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -241,61 +241,39 @@ def test_task_containers_have_no_docker_socket(stack, restarted_run):
     assert len(tasks) == len(set(tasks)), tasks
 
 
-def _proxy_status(stack, method: str, path: str, body: Optional[Dict[str, Any]] = None) -> int:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(stack.proxy + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        if error.code == 403:
-            assert "stt docker-proxy" in error.read().decode(), "a 403 without the stt docker-proxy's message"
-        return error.code
+def proxy_socket(stack) -> str:
+    """The proxy's unix socket on the host: in the stack's docker-proxy-socket volume."""
+    volume = json.loads(subprocess.run(["docker", "volume", "inspect", PROJECT + "_docker-proxy-socket"],
+                                       capture_output=True, text=True, check=True).stdout)[0]
+    return os.path.join(volume["Mountpoint"], "docker.sock")
 
 
 def test_docker_proxy_allows_only_the_operators_calls(stack):
+    """The stack's proxy: healthy, on its socket only (0660, the Airflow user's group), the policy in force.
+
+    tests/deploy/test_docker_policy.py attacks the policy in depth; this checks the stack's wiring.
+    """
     import docker
 
+    from tests.deploy.test_docker_policy import call
+
     proxy = stack.run("ps", "-q", "docker-proxy").stdout.strip()
-    health = subprocess.run(["docker", "inspect", "--format", "{{.State.Health.Status}}", proxy],
-                            capture_output=True, text=True).stdout.strip()
-    assert health == "healthy"
-    # Names that do not exist and a prune that matches nothing: were a call let through, Docker would
-    # answer 404 (or do nothing), never 403, and nothing on this host would change.
-    absent = "stt-no-such-container"
-    forbidden = [
-        ("POST", "/v1.41/images/create?fromImage=stt-no-such-image&tag=latest"),
-        ("DELETE", "/v1.41/images/stt-no-such-image"),
-        ("POST", "/v1.41/build"),
-        ("GET", "/v1.41/containers/{}/export".format(absent)),
-        ("GET", "/v1.41/containers/{}/archive?path=/".format(absent)),
-        ("POST", "/v1.41/containers/{}/exec".format(absent)),
-        ("POST", "/v1.41/containers/{}/update".format(absent)),
-        ("POST", "/v1.41/containers/{}/rename?name=renamed".format(absent)),
-        ("POST", "/v1.41/containers/prune?filters=" + urllib.parse.quote('{"label":["stt.no-such-label"]}')),
-        ("POST", "/v1.41/volumes/create"),
-        ("GET", "/v1.41/info"),
-        ("GET", "/v1.41/containers/%2e%2e/build"),
-    ]
-    for method, path in forbidden:
-        assert _proxy_status(stack, method, path) == 403, (method, path)
-    unsafe_host_configs = [
-        {"Privileged": True},
-        {"privileged": True},  # Docker matches field names case-insensitively
-        {"CapAdd": ["SYS_ADMIN"]},
-        {"PidMode": "host"},
-        {"VolumesFrom": [proxy]},  # the proxy's own volumes hold the socket
-        {"Binds": ["/var/run/docker.sock:/var/run/docker.sock"]},
-        {"Mounts": [{"Type": "bind", "Source": "/var/run/docker.sock", "Target": "/s"}]},
-        {"Mounts": [{"Type": "bind", "Source": "/", "Target": "/host", "ReadOnly": True}]},
-        {"Mounts": [{"Type": "bind", "Source": "/run", "Target": "/host-run"}]},
-    ]
-    for host_config in unsafe_host_configs:
-        body = {"Image": CPU_IMAGE, "Cmd": ["params"], "HostConfig": dict(host_config, NetworkMode="none")}
-        assert _proxy_status(stack, "POST", "/v1.41/containers/create", body) == 403, host_config
+    inspected = json.loads(subprocess.run(["docker", "inspect", proxy], capture_output=True, text=True,
+                                          check=True).stdout)[0]
+    assert inspected["State"]["Health"]["Status"] == "healthy"
+    assert inspected["HostConfig"]["NetworkMode"] == "none" and not inspected["NetworkSettings"]["Ports"]
+    path = proxy_socket(stack)
+    mode = os.stat(path)
+    assert oct(mode.st_mode & 0o777) == "0o660" and mode.st_gid == 0  # the Airflow image's user: uid 50000, gid 0
+    via_socket = SimpleNamespace(socket=path)
+    for method, path_ in [("GET", "/v1.41/info"), ("POST", "/v1.41/containers/stt-no-such-container/exec")]:
+        status, message = call(via_socket, method, path_, b"{}" if method == "POST" else None)
+        assert status == 403 and "stt docker-proxy" in message, (method, path_, message)
+    root = {"Image": CPU_IMAGE, "User": "0", "Cmd": ["params"], "Labels": {"stt.test": "proxy"},
+            "HostConfig": {"NetworkMode": "none", "Mounts": [{"Type": "bind", "Source": "/etc", "Target": "/mnt"}]}}
+    assert call(via_socket, "POST", "/v1.41/containers/create", root)[0] == 403
     # what the step operator does, with docker-py as the provider uses it
-    client = docker.APIClient(base_url="tcp://" + stack.proxy.split("://")[1])
+    client = docker.APIClient(base_url="unix://" + path)
     assert client.ping() and client.images(name=CPU_IMAGE)
     host_config = client.create_host_config(network_mode="none", mounts=[
         docker.types.Mount(target="/mnt", source=str(stack.data_dir), type="bind")])
