@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from stt_tasks import __version__, audio, diskspace
+from stt_tasks import __version__, audio, ctc, diskspace
 from stt_tasks.fsio import CompletionMarker, sha256_file, write_json_atomic, write_text_atomic
 from stt_tasks.importers.ledger import ClipLedger, clip_fingerprint
 from stt_tasks.importers.records import OFFICIAL, SPEAKER_HASH, SPLITS, ClipRecord, CorpusSpec, SourceIssues
@@ -62,6 +62,8 @@ class _Job:
     end: Optional[float] = None
     #: the existing target WAV was made from this very source and segment (see ledger.py)
     reusable: bool = False
+    #: feature frames CTC needs for the label (``ctc.frames_needed``: characters plus repeated pairs)
+    frames_needed: int = 0
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,10 @@ def _convert(job: _Job) -> _Outcome:
         return _Outcome("undecodable", detail=str(error)[:300])
     duration_ms = frames * 1000 // audio.TARGET_RATE
     seconds = frames / audio.TARGET_RATE
-    if duration_ms // job.ms_per_char < job.n_chars or seconds < job.min_seconds:
+    # The corpus's own rule (ms per character), then what coqui's CTC loss needs: fewer feature
+    # frames than that stops the training on the first batch holding the clip (see ctc.py).
+    if (duration_ms // job.ms_per_char < job.n_chars or seconds < job.min_seconds
+            or ctc.COQUI_FEATURES.frames(frames) < job.frames_needed):
         return _Outcome("too_short", frames)
     if seconds > job.max_seconds:
         return _Outcome(TOO_LONG, frames)
@@ -230,7 +235,8 @@ def import_clips(
         target.parent.mkdir(parents=True, exist_ok=True)
         limits = (spec.ms_per_char, spec.max_seconds, spec.min_seconds, spec.max_ms_per_char)
         reusable = ledger.is_current(record.clip_id, fingerprint)
-        jobs.append(_Job(str(record.audio), str(target), len(label), *limits, record.start, record.end, reusable))
+        jobs.append(_Job(str(record.audio), str(target), len(label), *limits, record.start, record.end, reusable,
+                         ctc.frames_needed(label)))
 
     progress = Progress("import {}".format(spec.name), len(jobs), unit="clips")
     # A full disk anywhere below is explained with this estimate (stt_tasks.failures, at the CLI's edge).
@@ -397,6 +403,8 @@ def import_corpus(
         source_key: dict(source),
         "english_compatible": english_compatible,
         "spec": [spec.ms_per_char, spec.max_seconds, spec.min_seconds, spec.max_ms_per_char],
+        # the other too-short rule: clips CTC can align in coqui's features (a change re-imports)
+        "ctc_features": ctc.COQUI_FEATURES.describe(),
         "rules": label_rules_digest(pack),
         "version": __version__,
     }
