@@ -5,7 +5,7 @@ DEMO_DATA ?= $(CURDIR)/demo-data
 KENLM_BIN ?= $(CURDIR)/.tools/kenlm/bin
 
 .PHONY: demo demo-down steps-demo test test-setup python-env docker-engine test-images lint lint-docker \
-	py38-floor install kenlm
+	py38-floor install kenlm env
 
 install:
 	$(PYTHON) -m pip install -e '.[dev,airflow]'
@@ -23,6 +23,10 @@ LOCAL_BASES ?= $(if $(CI),1,)
 
 demo: $(if $(LOCAL_BASES),images-ci,images)
 	$(if $(LOCAL_BASES),POSTGRES_IMAGE=local/postgres-ci) $(PYTHON) scripts/demo.py $(DEMO_ARGS)
+
+# A deployment's settings: .env from .env.example with generated secrets (never overwrites an existing .env).
+env:
+	$(PYTHON) scripts/envfile.py --template .env.example --output .env
 
 # Stops a demo stack left running by `make demo DEMO_ARGS=--keep-running`.
 demo-down:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -25,6 +24,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
+
+from envfile import SECRET_BYTES, SettingsExist, fill_settings, generated_secrets, write_settings
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = "sttdemo"
@@ -73,14 +74,10 @@ def read_env(path: Path) -> Dict[str, str]:
 
 def ensure_env(path: Path, data_dir: Path) -> bool:
     """Settings with generated secrets; an existing file is kept as it is. True when written now."""
-    if path.is_file():
+    try:
+        write_settings(path, fill_settings("", dict(STT_DATA_DIR=str(data_dir), **generated_secrets(SECRET_BYTES))))
+    except SettingsExist:
         return False
-    path.write_text(
-        "STT_DATA_DIR={}\nPOSTGRES_PASSWORD={}\nAIRFLOW_JWT_SECRET={}\nAIRFLOW_ADMIN_PASSWORD={}\n".format(
-            data_dir, secrets.token_urlsafe(16), secrets.token_urlsafe(32), secrets.token_urlsafe(12)
-        )
-    )
-    os.chmod(str(path), 0o600)
     log("wrote {} with generated secrets".format(path))
     return True
 

@@ -136,6 +136,11 @@ def write_wav(path: Path, pcm: np.ndarray) -> int:
     return path.stat().st_size
 
 
+def wav_size(frames: int) -> int:
+    """Bytes of the WAV :func:`write_wav` writes for ``frames`` samples (a 44-byte header, 2 bytes each)."""
+    return 44 + 2 * frames
+
+
 def wav_frames(path: Path) -> int:
     """Number of frames of a 16 kHz mono 16-bit WAV written by :func:`write_wav`."""
     with wave.open(str(path), "rb") as clip:

@@ -6,7 +6,9 @@
 - Progress goes to stderr; the **last line on stdout is one JSON object** naming the artifacts
   (DockerOperator pushes the last output line as XCom, so nothing is printed after it).
 - Exit codes: 0 done; 2 bad input or usage (the message names the file and the fix);
-  99 an optional input is absent, nothing to do (the task is skipped); anything else a failure.
+  99 an optional input is absent, nothing to do (the task is skipped); 75 the data root's disk is full
+  (retried after the task's delay); 78 the machine is set up wrong (permissions, a missing tool);
+  anything else a failure. Expected failures are one line, never a traceback (``stt_tasks.failures``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
 
 from stt_tasks import __version__
+from stt_tasks.diskspace import free_bytes
 from stt_tasks.errors import EXIT_BAD_INPUT, EXIT_OK, StepError
+from stt_tasks.failures import explain_os_error
 from stt_tasks.importers.registry import corpora, listing
 from stt_tasks.languages import load_language
 from stt_tasks.layout import DataRoot
@@ -125,6 +129,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     spec = chosen_step(args)
     configure_logging(logging.DEBUG if args.verbose else logging.INFO)
     root = DataRoot.from_env(args.data_root)
+    free_at_start = free_bytes(root.root)
     try:
         if spec is None:
             result: Dict[str, Any] = {"corpora": _list_corpora(load_language(args.language), root)}
@@ -141,6 +146,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     except StepError as error:
         LOG.error("%s", error)
         return error.exit_code
+    except OSError as error:
+        failure = explain_os_error(error, root.root, free_at_start)
+        if failure is None:
+            raise
+        LOG.debug("%s", failure, exc_info=True)  # the traceback with --verbose only
+        LOG.error("%s", failure)
+        return failure.exit_code
     emit_result(result)
     return EXIT_OK
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+from typing import List
 
 import pytest
 
 from stt_tasks.cli import main
-from stt_tasks.errors import EXIT_BAD_INPUT, EXIT_NOTHING_TO_DO
+from stt_tasks.errors import EXIT_BAD_INPUT, EXIT_NOTHING_TO_DO, EXIT_SETUP
 from stt_tasks.parameters import PARAMETERS, parse_evaluate_range
 from stt_tasks.training.augmentation import ORIGINAL_SPECS
 
@@ -151,3 +156,30 @@ def test_an_empty_input_is_the_default(tmp_path, step):
     # the lm step's scorer is absent, as by default: no scorer, so nothing to tune (skipped), not a bad input
     run = step("optimize-lm", "--data-root", str(tmp_path), "--lm-evaluate-range", "1,1,2", "--scorer=")
     assert run.returncode == EXIT_NOTHING_TO_DO and "no scorer at {}".format(tmp_path / "lm" / "kenlm.scorer") in run.stderr
+
+
+def _without_root_privileges() -> List[str]:
+    """A command prefix that runs as root but without bypassing file modes (tests run as root here)."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv is needed to drop root's file-mode override")
+    return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps",
+            "-dac_override,-dac_read_search"]
+
+
+def test_a_data_root_the_step_may_not_write_is_one_line_exit_78(sample_data_root):
+    root = sample_data_root.root
+    os.chmod(str(root / "extracted"), 0o555)
+    try:
+        run = subprocess.run(_without_root_privileges() + [sys.executable, "-m", "stt_tasks", "import", "common-voice",
+                                                           "--data-root", str(root)],
+                             capture_output=True, text=True, timeout=120)
+    finally:
+        os.chmod(str(root / "extracted"), 0o755)
+    assert run.returncode == EXIT_SETUP, run.stderr
+    assert "Traceback" not in run.stderr and run.stdout == ""
+    errors = [line for line in run.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1
+    assert "permission denied: {}".format(root / "extracted") in errors[0]
+    assert "chown -R 999:999 {}".format(root) in errors[0]

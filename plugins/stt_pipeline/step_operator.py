@@ -26,13 +26,11 @@ from airflow.providers.docker.operators.docker import DockerOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 from stt_pipeline import deployment
 from stt_pipeline.pipeline_steps import RETRY_BACKOFF, limits_of
+from stt_tasks.errors import EXIT_BAD_INPUT, EXIT_NOTHING_TO_DO, EXIT_SETUP, EXIT_TEMPFAIL
 from stt_tasks.parameters import PARAMETERS
 from stt_tasks.stepspec import DOWNLOAD, TRAINING, StepSpec
 from stt_tasks.steps import DATA_MOUNT, command_line, producers, skip_reason, task_id_of
 
-#: stt_tasks' exit codes (stt_tasks.errors): an optional input is absent; an input is wrong.
-EXIT_NOTHING_TO_DO = 99
-EXIT_BAD_INPUT = 2
 CONTAINER_USER = "999:999"
 _NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]+")
 
@@ -186,14 +184,10 @@ class SttStepOperator(DockerOperator):
         try:
             line = super().execute(context)
         except DockerContainerFailedException as error:
-            if _status_code(error) == EXIT_BAD_INPUT:
-                # A bad input stays bad: fail now instead of spending retries; the log says the fix.
-                raise AirflowFailException(
-                    "step {} refused its input (exit {}); the task log names the file and the fix".format(
-                        self.task_id, EXIT_BAD_INPUT
-                    )
-                ) from error
-            raise
+            failure = exit_failure(_status_code(error), self.task_id)
+            if failure is None:
+                raise
+            raise failure from error
         return parse_result(line, self.task_id)
 
     def remove_earlier_tries(self) -> None:
@@ -212,6 +206,25 @@ class SttStepOperator(DockerOperator):
                 self.cli.remove_container(container["Id"], force=True)
             except NotFound:  # it ended and was auto-removed meanwhile
                 pass
+
+
+def exit_failure(status: Optional[int], task_id: str) -> Optional[AirflowException]:
+    """What a step's exit status tells Airflow, or None for a plain failure (retried as it is).
+
+    A bad input (2) or a machine set up wrong (78) stays so: fail now instead of spending retries.
+    A full disk (75) is retried after the task's delay, in case space was freed meanwhile.
+    """
+    if status == EXIT_BAD_INPUT:
+        return AirflowFailException("step {} refused its input (exit {}); the task log names the file and the fix"
+                                    .format(task_id, status))
+    if status == EXIT_SETUP:
+        return AirflowFailException("step {} cannot run on this machine as set up (exit {}: permissions or a missing "
+                                    "tool); the task log names the file and the fix".format(task_id, status))
+    if status == EXIT_TEMPFAIL:
+        return AirflowException("step {}: the data root's file system is full (exit {}); the task log says how much "
+                                "the step needs. Retried after the task's delay: free space meanwhile."
+                                .format(task_id, status))
+    return None
 
 
 def _status_code(error: DockerContainerFailedException) -> Optional[int]:

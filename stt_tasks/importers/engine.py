@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from stt_tasks import __version__, audio
+from stt_tasks import __version__, audio, ctc, diskspace
 from stt_tasks.fsio import CompletionMarker, sha256_file, write_json_atomic, write_text_atomic
 from stt_tasks.importers.ledger import ClipLedger, clip_fingerprint
 from stt_tasks.importers.records import OFFICIAL, SPEAKER_HASH, SPLITS, ClipRecord, CorpusSpec, SourceIssues
@@ -62,6 +62,8 @@ class _Job:
     end: Optional[float] = None
     #: the existing target WAV was made from this very source and segment (see ledger.py)
     reusable: bool = False
+    #: feature frames CTC needs for the label (``ctc.frames_needed``: characters plus repeated pairs)
+    frames_needed: int = 0
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,10 @@ def _convert(job: _Job) -> _Outcome:
         return _Outcome("undecodable", detail=str(error)[:300])
     duration_ms = frames * 1000 // audio.TARGET_RATE
     seconds = frames / audio.TARGET_RATE
-    if duration_ms // job.ms_per_char < job.n_chars or seconds < job.min_seconds:
+    # The corpus's own rule (ms per character), then what coqui's CTC loss needs: fewer feature
+    # frames than that stops the training on the first batch holding the clip (see ctc.py).
+    if (duration_ms // job.ms_per_char < job.n_chars or seconds < job.min_seconds
+            or ctc.COQUI_FEATURES.frames(frames) < job.frames_needed):
         return _Outcome("too_short", frames)
     if seconds > job.max_seconds:
         return _Outcome(TOO_LONG, frames)
@@ -164,6 +169,29 @@ class ImportResult:
         }
 
 
+@dataclass
+class WavSpace:
+    """What an import writes: the WAVs still to convert, estimated from those written so far.
+
+    Before the first is written, a clip is counted at the longest a kept clip can be (``max_seconds``).
+    """
+
+    to_write: int
+    max_seconds: float
+    written: int = 0
+    written_bytes: int = 0
+
+    def add(self, size: int) -> None:
+        self.written += 1
+        self.written_bytes += size
+
+    def needed(self) -> int:
+        """Bytes for the whole import: what was written plus the clips left at the mean size so far."""
+        per_clip = (self.written_bytes / self.written if self.written
+                    else audio.wav_size(int(self.max_seconds * audio.TARGET_RATE)))
+        return int(self.written_bytes + max(0, self.to_write - self.written) * per_clip)
+
+
 def import_clips(
     spec: CorpusSpec,
     records: Iterable[ClipRecord],
@@ -207,69 +235,74 @@ def import_clips(
         target.parent.mkdir(parents=True, exist_ok=True)
         limits = (spec.ms_per_char, spec.max_seconds, spec.min_seconds, spec.max_ms_per_char)
         reusable = ledger.is_current(record.clip_id, fingerprint)
-        jobs.append(_Job(str(record.audio), str(target), len(label), *limits, record.start, record.end, reusable))
+        jobs.append(_Job(str(record.audio), str(target), len(label), *limits, record.start, record.end, reusable,
+                         ctc.frames_needed(label)))
 
-    converted: List[Tuple[ClipRecord, str, _Outcome, str, str]] = []
-    too_long: List[str] = []
-    made_from: Dict[str, str] = {}
     progress = Progress("import {}".format(spec.name), len(jobs), unit="clips")
-    try:
-        for (record, label, fingerprint), outcome in zip(planned, _run_jobs(jobs, workers, progress)):
-            if outcome.written:
-                ledger.record(record.clip_id, fingerprint)
-            if outcome.status == TOO_LONG:
-                too_long.append(label)
-            if outcome.status != KEPT:
-                detail = "{}: {}".format(record.origin, outcome.detail) if outcome.detail else record.origin
-                report.drop(outcome.status, detail, outcome.frames)
+    # A full disk anywhere below is explained with this estimate (stt_tasks.failures, at the CLI's edge).
+    space = WavSpace(sum(not job.reusable for job in jobs), spec.max_seconds)
+    with diskspace.writing("the import of {} ({} clips to convert)".format(spec.name, space.to_write), space.needed):
+        converted: List[Tuple[ClipRecord, str, _Outcome, str, str]] = []
+        too_long: List[str] = []
+        made_from: Dict[str, str] = {}
+        try:
+            for (record, label, fingerprint), outcome in zip(planned, _run_jobs(jobs, workers, progress)):
+                if outcome.written:
+                    ledger.record(record.clip_id, fingerprint)
+                    space.add(outcome.size)
+                if outcome.status == TOO_LONG:
+                    too_long.append(label)
+                if outcome.status != KEPT:
+                    detail = "{}: {}".format(record.origin, outcome.detail) if outcome.detail else record.origin
+                    report.drop(outcome.status, detail, outcome.frames)
+                    continue
+                made_from[record.clip_id] = fingerprint
+                split_by = record.split_by if record.split else SPEAKER_HASH
+                converted.append((record, label, outcome, record.split or speaker_split(record.speaker), split_by))
+        finally:
+            ledger.close()
+        progress.finish()
+
+        owner = _sentence_owners(converted)
+        rows: Dict[str, List[Tuple[str, int, str]]] = {split: [] for split in SPLITS}
+        manifest = ["\t".join(MANIFEST_HEADER)]
+        for record, label, outcome, split, split_by in converted:
+            if split_by != OFFICIAL and owner[label] != split:
+                report.drop("sentence_in_other_split", "{}: {!r} is in {}".format(record.origin, label, owner[label]))
                 continue
-            made_from[record.clip_id] = fingerprint
-            split_by = record.split_by if record.split else SPEAKER_HASH
-            converted.append((record, label, outcome, record.split or speaker_split(record.speaker), split_by))
-    finally:
-        ledger.close()
-    progress.finish()
+            report.keep(split, outcome.frames, record.speaker)
+            rows[split].append((record.clip_id + ".wav", outcome.size, label))
+            manifest.append("\t".join((split, split_by, _one_line(record.speaker), label)))
 
-    owner = _sentence_owners(converted)
-    rows: Dict[str, List[Tuple[str, int, str]]] = {split: [] for split in SPLITS}
-    manifest = ["\t".join(MANIFEST_HEADER)]
-    for record, label, outcome, split, split_by in converted:
-        if split_by != OFFICIAL and owner[label] != split:
-            report.drop("sentence_in_other_split", "{}: {!r} is in {}".format(record.origin, label, owner[label]))
-            continue
-        report.keep(split, outcome.frames, record.speaker)
-        rows[split].append((record.clip_id + ".wav", outcome.size, label))
-        manifest.append("\t".join((split, split_by, _one_line(record.speaker), label)))
+        csvs = {split: destination / "{}_{}.csv".format(spec.name, split) for split in SPLITS}
+        for split in SPLITS:
+            write_text_atomic(csvs[split], csv_text(rows[split]))
+        manifest_path = destination / "{}_manifest.tsv".format(spec.name)
+        write_text_atomic(manifest_path, "\n".join(manifest) + "\n")
+        too_long_path = destination / "{}_too_long.txt".format(spec.name)
+        write_text_atomic(too_long_path, too_long_text(too_long))
+        report_json = destination / "{}_report.json".format(spec.name)
+        report_text = destination / "{}_report.txt".format(spec.name)
+        write_json_atomic(report_json, report.as_json())
+        write_text_atomic(report_text, report.as_text())
+        LOG.info("\n%s", report.as_text())
 
-    csvs = {split: destination / "{}_{}.csv".format(spec.name, split) for split in SPLITS}
-    for split in SPLITS:
-        write_text_atomic(csvs[split], csv_text(rows[split]))
-    manifest_path = destination / "{}_manifest.tsv".format(spec.name)
-    write_text_atomic(manifest_path, "\n".join(manifest) + "\n")
-    too_long_path = destination / "{}_too_long.txt".format(spec.name)
-    write_text_atomic(too_long_path, too_long_text(too_long))
-    report_json = destination / "{}_report.json".format(spec.name)
-    report_text = destination / "{}_report.txt".format(spec.name)
-    write_json_atomic(report_json, report.as_json())
-    write_text_atomic(report_text, report.as_text())
-    LOG.info("\n%s", report.as_text())
-
-    result = ImportResult(
-        spec.name,
-        destination,
-        csvs,
-        report_json,
-        report_text,
-        too_long_path,
-        report.kept_counts(),
-        report.kept_hours(),
-        False,
-        dict(extra or {}),
-    )
-    ledger.rewrite(made_from)
-    outputs = list(csvs.values()) + [report_json, report_text, manifest_path, too_long_path]
-    CompletionMarker(destination).write(inputs, outputs, result.as_json())
-    return result
+        result = ImportResult(
+            spec.name,
+            destination,
+            csvs,
+            report_json,
+            report_text,
+            too_long_path,
+            report.kept_counts(),
+            report.kept_hours(),
+            False,
+            dict(extra or {}),
+        )
+        ledger.rewrite(made_from)
+        outputs = list(csvs.values()) + [report_json, report_text, manifest_path, too_long_path]
+        CompletionMarker(destination).write(inputs, outputs, result.as_json())
+        return result
 
 
 def _one_line(text: str) -> str:
@@ -370,6 +403,8 @@ def import_corpus(
         source_key: dict(source),
         "english_compatible": english_compatible,
         "spec": [spec.ms_per_char, spec.max_seconds, spec.min_seconds, spec.max_ms_per_char],
+        # the other too-short rule: clips CTC can align in coqui's features (a change re-imports)
+        "ctc_features": ctc.COQUI_FEATURES.describe(),
         "rules": label_rules_digest(pack),
         "version": __version__,
     }

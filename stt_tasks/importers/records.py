@@ -20,7 +20,8 @@ class CorpusSpec:
     """A corpus's import rules (datasets.md section 3): name and duration limits."""
 
     name: str
-    #: too-short rule: a clip needs at least this many milliseconds per transcript character
+    #: too-short rule: a clip needs at least this many milliseconds per transcript character; the engine
+    #: also drops, as too short, every clip CTC cannot align in coqui's features (``stt_tasks.ctc``)
     ms_per_char: int
     max_seconds: float
     min_seconds: float = 0.0

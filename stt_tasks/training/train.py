@@ -37,7 +37,7 @@ from stt_tasks.progress import LOG
 from stt_tasks.training import checkpoints as ckpt
 from stt_tasks.training.capabilities import image_identity, resolve_training_switches
 from stt_tasks.training.coqui import run_coqui
-from stt_tasks.training.datasets import TrainingData, check_clips_exist, fingerprints, training_data
+from stt_tasks.training.datasets import TrainingData, alignable_data, fingerprints, training_data
 from stt_tasks.training.feature_cache import feature_cache_prefix
 from stt_tasks.training.flags import TRAIN_MAX_COQUI_LOG_LEVEL, FlagValue, augmentation_specs
 from stt_tasks.training.memory_test import memory_test
@@ -131,8 +131,9 @@ def train(root: DataRoot, params: Mapping[str, Any], transfer_dir: Optional[Path
         LOG.info("training already done with these inputs (%s): nothing to do", marker.path)
         return _already_trained(root, marker, params)
 
-    clips = check_clips_exist(data.train_csvs)
-    check_clips_exist(data.dev_csvs)
+    # coqui reads copies under tmp/ without the clips CTC cannot align (one would stop every try).
+    alignable = alignable_data(data, root.tmp / "alignable-csvs")
+    clips = alignable.train.clips
     if previous is not None:
         transfer = _warm_transfer(previous, checkpoints, data.alphabet, inputs)
         params = warm.warm_parameters(params)
@@ -143,13 +144,15 @@ def train(root: DataRoot, params: Mapping[str, Any], transfer_dir: Optional[Path
              clips, len(data.train_csvs), resume.steps_per_epoch, resume.epochs_done, resume.epochs, resume.remaining)
     if resume.remaining:
         feature_cache = _feature_cache(root, params, inputs)
-        flags = coqui_train_flags(params, switches, resume.remaining, data, feature_cache, root.tmp / "summaries")
-        _run_training(root, params, data, flags, _load_flags(root, transfer, resume), history)
+        flags = coqui_train_flags(params, switches, resume.remaining, alignable.data, feature_cache,
+                                  root.tmp / "summaries")
+        _run_training(root, params, alignable.data, flags, _load_flags(root, transfer, resume), history)
 
     history.save()
     artifact = training_artifact(root, params, data, switches, transfer, history)
     train_set = warm.write_train_set(checkpoints / warm.TRAIN_SET, data.train_csvs)
     artifact.update(train_set=str(train_set), warm_start=_lineage(previous))
+    artifact["skipped_clips"] = alignable.skipped_clips  # per split: clips CTC could not align, left out
     write_json_atomic(root.training, artifact)
     marker.write(inputs, [checkpoints / "best_dev_checkpoint", history.path, train_set], artifact)
     forget_progress(checkpoints)

@@ -7,8 +7,11 @@ import uuid
 
 import pytest
 
-from stt_pipeline.step_operator import (SttStepOperator, container_labels, container_name, parse_result, plan_container,
-                                        read_only_binds)
+from airflow.providers.docker.exceptions import DockerContainerFailedException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from stt_pipeline.step_operator import (SttStepOperator, _status_code, container_labels, container_name, exit_failure,
+                                        parse_result, plan_container, read_only_binds)
+from stt_tasks.errors import EXIT_BAD_INPUT, EXIT_SETUP, EXIT_TEMPFAIL
 from stt_tasks.steps import find
 from tests.image_runner import IMAGE, needs_image, writable_dir
 
@@ -302,3 +305,23 @@ def test_a_retry_removes_the_container_an_earlier_try_left_running(deployment_en
         for run in (run_id, other_run):
             for name in _labelled("stt.run_id=" + run):
                 _docker("rm", "-f", name)
+
+
+@pytest.mark.parametrize("status, fails_at_once, words", [
+    (EXIT_BAD_INPUT, True, "refused its input"),
+    (EXIT_SETUP, True, "permissions or a missing tool"),
+    (EXIT_TEMPFAIL, False, "file system is full"),
+])
+def test_exit_status_decides_between_failing_at_once_and_retrying(status, fails_at_once, words):
+    # The provider's own exception, worded as DockerOperator raises it when the container exits non-zero.
+    raised = DockerContainerFailedException("Docker container failed: {!r}".format({"StatusCode": status,
+                                                                                    "Error": None}), logs=[])
+    failure = exit_failure(_status_code(raised), "importers.common_voice")
+    assert failure is not None and words in str(failure) and "exit {}".format(status) in str(failure)
+    # AirflowFailException ends the task without retries; any other AirflowException is retried after the delay.
+    assert isinstance(failure, AirflowFailException) is fails_at_once
+    assert isinstance(failure, AirflowException)
+
+
+def test_other_exit_statuses_are_plain_failures_retried_as_they_are():
+    assert exit_failure(1, "train") is None and exit_failure(None, "train") is None

@@ -23,6 +23,7 @@ from stt_tasks.training.feature_cache import feature_cache_prefix
 from stt_tasks.training.memory_test import longest_clips_csv
 from stt_tasks.training.train import marker_parameters, train
 from stt_tasks.training.train_command import coqui_train_flags
+from tests.importers.fixtures import wav
 
 #: The parameters the train step is given (the lead's step table decides them; these are today's).
 TRAIN_STEP_PARAMETERS = ("batch_size", "epochs", "learning_rate", "dropout", "n_hidden", "early_stop", "amp",
@@ -69,7 +70,8 @@ def root(tmp_path):
     (corpus / "clips").mkdir(parents=True)
     rows = []
     for index, size in enumerate([300, 900, 100, 700, 500]):
-        (corpus / "clips" / "{}.wav".format(index)).write_bytes(b"x" * size)
+        # Real WAV headers (the step reads their sample counts); the CSV's sizes decide the longest clips.
+        (corpus / "clips" / "{}.wav".format(index)).write_bytes(wav(0.5))
         rows.append("clips/{}.wav,{},phrase {}".format(index, size, index))
     header = "wav_filename,wav_filesize,transcript\n"
     (corpus / "cv-fr_train.csv").write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
@@ -137,7 +139,9 @@ def test_memory_test_runs_first_on_the_longest_clips_without_the_cache(root, coq
     assert memory["flags"]["skip_batch_test"] is True and "feature_cache" not in memory["flags"]
     assert str(root.tmp / "batch-test") in memory["flags"]["checkpoint_dir"]
     assert memory["env"] == real["env"] == {"TF_CPP_MIN_LOG_LEVEL": "2"}
-    assert real["flags"]["train_files"] == [str(root.data / "cv-fr" / "cv-fr_train.csv")]
+    [train_copy] = real["flags"]["train_files"]  # coqui reads the checked copy under tmp/, never the importer's
+    assert Path(train_copy).parent == root.tmp / "alignable-csvs" / "train"
+    assert Path(train_copy).name.endswith("-cv-fr_train.csv")
     assert real["flags"]["log_level"] == 1 and "feature_cache" in real["flags"]
     assert not (root.tmp / "batch-test").exists()  # the scratch training is removed
 
