@@ -69,11 +69,13 @@ def write_json_atomic(path: Path, value: Any) -> None:
 
 
 def write_text_if_changed(path: Path, text: str) -> bool:
-    """Write ``text`` atomically unless ``path`` already holds it; return whether it was written."""
+    """Write ``text`` atomically unless ``path`` already holds it; return whether it was written.
+
+    Compared as bytes: text mode would read CRLF line ends (CSV rows) as LF and always rewrite them."""
     try:
-        if path.read_text(encoding="utf-8") == text:
+        if path.read_bytes() == text.encode("utf-8"):
             return False
-    except (FileNotFoundError, UnicodeDecodeError):
+    except FileNotFoundError:
         pass
     write_text_atomic(path, text)
     return True

@@ -11,11 +11,17 @@ import collections
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any, Callable, Deque, List, Mapping, Optional
 
-from stt_tasks.errors import StepError
+from stt_tasks.diskspace import free_bytes, size_text
+from stt_tasks.errors import DiskFullError, StepError
 from stt_tasks.progress import LOG
 from stt_tasks.training.flags import render
+
+
+#: How an ENOSPC reads in coqui's (Python's and TensorFlow's) output.
+_DISK_FULL = "No space left on device"
 
 
 class CoquiError(StepError):
@@ -65,6 +71,14 @@ def run_coqui(module: str, flags: Mapping[str, Any], extra_env: Optional[Mapping
             on_line(line)
     returncode = process.wait()
     sys.stderr.flush()
+    if returncode != 0 and any(_DISK_FULL in line for line in tail):
+        # coqui's own writes (feature cache, checkpoints, summaries) filled the disk: worth a retry once
+        # space is freed, as for the steps' own writes (stt_tasks.failures)
+        free = free_bytes(Path(str(flags.get("checkpoint_dir") or flags.get("save_checkpoint_dir") or ".")))
+        raise DiskFullError("no space left on device while {} ran (exit {}); {} free now on the file system of "
+                            "its checkpoints. Free space on the data root (tmp/feature_cache/ and old checkpoints "
+                            "can go), then retry: training resumes from its last checkpoint.".format(
+                                module, returncode, size_text(free)))
     if returncode != 0:
         raise CoquiError(
             "{} failed (exit {}) after {:.0f} s; its last lines:\n{}".format(

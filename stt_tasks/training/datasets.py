@@ -18,7 +18,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 from stt_tasks.alphabet import find_csvs
 from stt_tasks.ctc import COQUI_FEATURES, FeatureWindow, frames_needed
 from stt_tasks.errors import BadInputError
-from stt_tasks.fsio import file_fingerprint, write_text_atomic
+from stt_tasks.fsio import file_fingerprint, write_text_if_changed
 from stt_tasks.importers.engine import csv_text
 from stt_tasks.layout import DataRoot
 from stt_tasks.progress import LOG
@@ -128,7 +128,7 @@ def alignable_csvs(csvs: List[Path], directory: Path, window: FeatureWindow = CO
         kept += len(rows)
         # Named by the original's path: two corpora may have CSVs of the same name.
         copy = directory / "{}-{}".format(hashlib.sha256(str(csv_path).encode("utf-8")).hexdigest()[:8], csv_path.name)
-        _write_if_changed(copy, csv_text(rows))
+        write_text_if_changed(copy, csv_text(rows))
         copies.append(copy)
     return AlignableCsvs(copies, kept, skipped)
 
@@ -150,12 +150,6 @@ def training_data(root: DataRoot, alphabet: Optional[Path] = None) -> TrainingDa
     if not alphabet.is_file():
         raise BadInputError("{} is missing: run the alphabet step first.".format(alphabet))
     return TrainingData(train_csvs, dev_csvs, alphabet)
-
-
-def _write_if_changed(path: Path, text: str) -> None:
-    # Compared as bytes: fsio.write_text_if_changed reads with newline translation, and CSVs end lines in CRLF.
-    if not path.is_file() or path.read_bytes() != text.encode("utf-8"):
-        write_text_atomic(path, text)
 
 
 @dataclass(frozen=True)
