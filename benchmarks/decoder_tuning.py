@@ -117,7 +117,7 @@ def docker(image: str, data: Path, args: List[str], entrypoint: str = "") -> Tup
 
 
 def coqui_flags(beam: int, batch: int, csvs: List[str]) -> List[str]:
-    return ["--test_files", ",".join(csvs), "--checkpoint_dir", "/mnt/checkpoints", "--load_evaluate", "best",
+    return ["--test_files", *csvs, "--checkpoint_dir", "/mnt/checkpoints", "--load_evaluate", "best",
             "--alphabet_config_path", "/mnt/models/alphabet.txt", "--scorer_path", "/mnt/lm/kenlm.scorer",
             "--export_beam_width", str(beam), "--beam_width", str(beam), "--test_batch_size", str(batch),
             "--train_cudnn", "false", "--show_progressbar", "false"]

@@ -233,7 +233,7 @@ def check_stored_outputs_decode_as_coqui_evaluates(data):
     for alpha, beta in EQUIVALENCE_WEIGHTS:
         name = "{}-{}".format(alpha, beta)
         coqui = run_in_image(
-            ["-m", "stt_tasks.training.launch", "coqui_stt_training.evaluate", "--test_files", ",".join(dev_csvs),
+            ["-m", "stt_tasks.training.launch", "coqui_stt_training.evaluate", "--test_files", *dev_csvs,
              "--checkpoint_dir", "/mnt/checkpoints", "--load_evaluate", "best", "--alphabet_config_path",
              "/mnt/models/alphabet.txt", "--scorer_path", "/mnt/lm/kenlm.scorer", "--lm_alpha", str(alpha), "--lm_beta",
              str(beta), "--export_beam_width", "500", "--test_batch_size", "16", "--train_cudnn", "false",
