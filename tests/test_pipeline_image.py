@@ -21,7 +21,9 @@ defaults, and the test step runs again with that scorer, as the DAG's test does.
 must agree with the checkpoint on the same dev clips, with that scorer, within the transcribe step's
 tolerance. Then a second pass (lm -> optimize-lm -> test -> export -> package, nothing changed) must skip
 every step and change no byte, and a forced re-export and re-package must give the same bytes.
-Duration about 6 minutes on 2 cores.
+optimize-lm and the second test decode the first test's stored acoustic outputs (same checkpoint and
+batches); at the end, decoding those outputs must give exactly coqui's own ``evaluate`` samples for three
+(alpha, beta) pairs. Duration about 7 minutes on 2 cores.
 """
 
 from __future__ import annotations
