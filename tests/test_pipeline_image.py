@@ -21,7 +21,9 @@ defaults, and the test step runs again with that scorer, as the DAG's test does.
 must agree with the checkpoint on the same dev clips, with that scorer, within the transcribe step's
 tolerance. Then a second pass (lm -> optimize-lm -> test -> export -> package, nothing changed) must skip
 every step and change no byte, and a forced re-export and re-package must give the same bytes.
-Duration about 6 minutes on 2 cores.
+optimize-lm and the second test decode the first test's stored acoustic outputs (same checkpoint and
+batches); at the end, decoding those outputs must give exactly coqui's own ``evaluate`` samples for three
+(alpha, beta) pairs. Duration about 7 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from tests.image_runner import needs_image, run_in_image, writable_dir
 
 pytestmark = [needs_image, pytest.mark.slow]
 
+#: The test step's batch size too: the same batches give the same acoustic outputs, which both steps reuse.
+TUNING = ["--lm-evaluate-range", "2,2,3", "--batch-size", "16"]
 TRAINING = ["--batch-size", "8", "--n-hidden", "200", "--epochs", "60", "--learning-rate", "0.002",
             "--dropout", "0", "--early-stop", "0"]
 
@@ -116,8 +120,10 @@ def test_sample_corpus_trains_tests_exports_packages_and_transcribes(tmp_path):
 
     # Decoder tuning: a few trials on the dev CSVs only; the tuned values become the defaults of a scorer
     # package of its own, the lm step's is left as it was.
-    tuned = step(data, "optimize-lm", "--lm-evaluate-range", "2,2,3")
+    tuned = step(data, "optimize-lm", *TUNING)
     assert tuned["trials"] == 3 and tuned["metric"] == "wer" and not tuned["skipped"]
+    # the first test step's acoustic pass over the dev CSVs (same checkpoint, same batches) is decoded again
+    assert tuned["acoustic_passes"] == {"computed": 0, "reused": 2}
     assert tuned["scorer"] == "/mnt/lm/tuned/kenlm.scorer" and tuned["tuning"] == "/mnt/lm/opt_lm.json"
     assert sorted(tuned["tuned_on"]) == ["/mnt/extracted/data/cv-fr/cv-fr_dev.csv",
                                          "/mnt/extracted/data/fit/fit_dev.csv"]  # never a test CSV
@@ -130,6 +136,7 @@ def test_sample_corpus_trains_tests_exports_packages_and_transcribes(tmp_path):
     # upstream results' paths); LM_ALPHA = LM_BETA = 0.0, so the decoder uses the tuned scorer's defaults.
     retested = step(data, "test", "--batch-size", "16", "--alphabet=/mnt/models/alphabet.txt",
                     "--scorer=" + tuned["scorer"])
+    assert retested["acoustic_passes"] == {"computed": 0, "reused": 4}  # one decode, no acoustic model
     assert not retested["skipped"] and retested["decoder"] == {
         "scorer": tuned["scorer"], "beam_width": 500, "lm_alpha": tuned_values[0], "lm_beta": tuned_values[1],
         "alpha_beta_from": tuned["scorer"]}
@@ -174,6 +181,7 @@ def test_sample_corpus_trains_tests_exports_packages_and_transcribes(tmp_path):
 
     check_second_pass(data, lm_args, downstream)
     check_reproducible_export_and_package(data, tuned["scorer"], downstream)
+    check_stored_outputs_decode_as_coqui_evaluates(data)
 
 
 def check_second_pass(data, lm_args, downstream):
@@ -183,7 +191,7 @@ def check_second_pass(data, lm_args, downstream):
     before = sha256_tree(data)
     relm = step(data, *lm_args)
     assert relm["rebuilt"] == {"language_model": False, "scorer": False}, relm
-    retuned = step(data, "optimize-lm", "--lm-evaluate-range", "2,2,3", "--scorer=" + relm["scorer"])
+    retuned = step(data, "optimize-lm", *TUNING, "--scorer=" + relm["scorer"])
     assert retuned["skipped"]
     tuned_scorer = "--scorer=" + retuned["scorer"]
     assert step(data, "test", "--batch-size", "16", "--alphabet=/mnt/models/alphabet.txt", tuned_scorer)["skipped"]
@@ -203,6 +211,50 @@ def check_reproducible_export_and_package(data, tuned_scorer, downstream):
     (data / ".package.completed.json").unlink()
     assert not step(data, "package", *downstream)["skipped"]
     assert {name: sha256(data / name) for name in shipped} == before
+
+
+#: (lm_alpha, lm_beta) pairs of the equivalence check: no LM weight, a strong one, a large insertion bonus.
+EQUIVALENCE_WEIGHTS = ((0.0, 0.0), (1.5, 0.5), (0.4, 3.0))
+STORED_DECODE = """
+import json, sys
+from pathlib import Path
+from stt_tasks.layout import DataRoot
+from stt_tasks.training.evaluate import decode_with_stored_outputs
+csvs, alpha, beta, output = [Path(p) for p in sys.argv[1].split(',')], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+decoder = {"scorer": "/mnt/lm/kenlm.scorer", "beam_width": 500, "lm_alpha": alpha, "lm_beta": beta}
+samples, passes = decode_with_stored_outputs(DataRoot(Path("/mnt")), csvs, Path("/mnt/models/alphabet.txt"), decoder, 16)
+Path(output).write_text(json.dumps({"samples": samples, "passes": passes}, default=float))
+"""
+
+
+def check_stored_outputs_decode_as_coqui_evaluates(data):
+    """Equivalence: for the same checkpoint, alpha and beta, decoding the stored outputs gives exactly coqui's
+    own ``evaluate`` samples (transcripts, distances, losses, order; hence WER/CER), for three weight pairs."""
+    out = writable_dir(data / "tmp" / "equivalence")
+    dev_csvs = ["/mnt/extracted/data/cv-fr/cv-fr_dev.csv", "/mnt/extracted/data/fit/fit_dev.csv"]
+    for alpha, beta in EQUIVALENCE_WEIGHTS:
+        name = "{}-{}".format(alpha, beta)
+        coqui = run_in_image(
+            ["-m", "stt_tasks.training.launch", "coqui_stt_training.evaluate", "--test_files", *dev_csvs,
+             "--checkpoint_dir", "/mnt/checkpoints", "--load_evaluate", "best", "--alphabet_config_path",
+             "/mnt/models/alphabet.txt", "--scorer_path", "/mnt/lm/kenlm.scorer", "--lm_alpha", str(alpha), "--lm_beta",
+             str(beta), "--export_beam_width", "500", "--test_batch_size", "16", "--train_cudnn", "false",
+             "--show_progressbar", "false", "--test_output_file", "/mnt/tmp/equivalence/coqui-{}.json".format(name)],
+            volumes={data: "/mnt"}, entrypoint="python")
+        assert coqui.returncode == 0, coqui.explain()
+        stored = run_in_image(["-c", STORED_DECODE, ",".join(dev_csvs), str(alpha), str(beta),
+                               "/mnt/tmp/equivalence/stored-{}.json".format(name)], volumes={data: "/mnt"},
+                              entrypoint="python")
+        assert stored.returncode == 0, stored.explain()
+        expected = json.loads((out / "coqui-{}.json".format(name)).read_text(encoding="utf-8"))
+        decoded = json.loads((out / "stored-{}.json".format(name)).read_text(encoding="utf-8"))
+        assert decoded["passes"] == {"computed": 0, "reused": 2}  # the test step's pass, decoded again
+        assert [s["res"] for s in decoded["samples"]] == [s["res"] for s in expected], (alpha, beta)
+        assert decoded["samples"] == expected, (alpha, beta)
+        assert len(expected) == 112 and len({s["res"] for s in expected}) > 10  # real, varied transcripts
+    transcripts = {pair: [s["res"] for s in json.loads((out / "coqui-{}-{}.json".format(*pair)).read_text())]
+                   for pair in EQUIVALENCE_WEIGHTS}
+    assert len({tuple(t) for t in transcripts.values()}) > 1, "the weights changed no transcript: a weak check"
 
 
 def sha256(path):

@@ -1,6 +1,9 @@
 """The test step: WER/CER of the best dev checkpoint on every test CSV, per corpus and overall.
 
-One coqui evaluation run decodes the test CSVs **and** the dev CSVs: the test figures are the result;
+The acoustic model runs once per (checkpoint, CSV) (:mod:`stt_tasks.training.acoustic`; after
+optimize-lm the dev CSVs' outputs are already stored), then coqui's decoder decodes the stored outputs
+with the decoder settings: the same transcripts as coqui's ``evaluate`` on the same checkpoint. It
+decodes the test CSVs **and** the dev CSVs: the test figures are the result;
 the dev figures are what the transcribe step compares the exported model against (same clips, same
 decoder settings), which catches a faulty TFLite export.
 
@@ -16,20 +19,19 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from stt_tasks.errors import BadInputError
-from stt_tasks.fsio import CompletionMarker, file_fingerprint, remove_stale_siblings, temporary_sibling, \
+from stt_tasks.fsio import CompletionMarker, atomic_output, file_fingerprint, remove_stale_siblings, \
     write_json_atomic
 from stt_tasks.layout import DataRoot
 from stt_tasks.lm.scorer import read_scorer_defaults
 from stt_tasks.progress import LOG
 from stt_tasks.training import checkpoints as ckpt
-from stt_tasks.training.coqui import run_coqui
+from stt_tasks.training.acoustic import acoustic_outputs, pass_summary
 from stt_tasks.training.datasets import check_clips_exist, fingerprints, require_csvs, split_csvs, wav_path, wav_paths
-from stt_tasks.training.flags import parameter_flags
 from stt_tasks.training.metrics import error_rates
 
 MARKER = ".test.completed.json"
 #: Bumped when the summary's content changes for the same inputs (markers of older writers are stale).
-WRITER = "test/2"
+WRITER = "test/3"
 REPORT_COUNT = 5
 
 
@@ -106,6 +108,18 @@ def best_median_worst(samples: List[Dict[str, Any]], count: int = REPORT_COUNT) 
             "worst": trimmed[-count:][::-1]}
 
 
+def decode_with_stored_outputs(root: DataRoot, csvs: List[Path], alphabet: Path, decoder: Mapping[str, Any],
+                               batch_size: int) -> Tuple[List[Dict[str, Any]], Dict[str, int]]:
+    """Coqui's evaluation samples of ``csvs``: one acoustic pass (or the outputs optimize-lm or an earlier test
+    stored for this checkpoint), then one decode with the decoder settings."""
+    stored = acoustic_outputs(root, csvs, alphabet, batch_size)
+    from stt_tasks.training.stored_outputs import StoredDecoder, evaluate_stored
+
+    scorer = Path(decoder["scorer"]) if decoder["scorer"] else None
+    decoding = StoredDecoder(alphabet, scorer, decoder["beam_width"], decoder["lm_alpha"], decoder["lm_beta"])
+    return evaluate_stored(decoding, [s.path for s in stored]), pass_summary(stored)
+
+
 def test(root: DataRoot, params: Mapping[str, Any], alphabet: Optional[Path] = None,
          scorer: Optional[Path] = None) -> Dict[str, Any]:
     """Evaluate the best dev checkpoint; write ``models/test_output.json`` and ``test_summary.json``.
@@ -134,27 +148,10 @@ def test(root: DataRoot, params: Mapping[str, Any], alphabet: Optional[Path] = N
         return dict(marker.outputs(), skipped=True)
 
     check_clips_exist(test_csvs + dev_csvs)
+    samples, passes = decode_with_stored_outputs(root, test_csvs + dev_csvs, alphabet, decoder, params["batch_size"])
     remove_stale_siblings(output)
-    raw = temporary_sibling(output)
-    flags: Dict[str, Any] = parameter_flags({"batch_size": params["batch_size"], "beam_width": decoder["beam_width"],
-                                             "lm_alpha": decoder["lm_alpha"], "lm_beta": decoder["lm_beta"]})
-    flags.update({
-        "test_files": [str(p) for p in test_csvs + dev_csvs],
-        "checkpoint_dir": str(root.checkpoints),
-        "load_evaluate": "best",
-        "alphabet_config_path": str(alphabet),
-        "scorer_path": decoder["scorer"] or "",
-        "test_output_file": str(raw),
-        "train_cudnn": False,
-        "show_progressbar": False,
-        "report_count": REPORT_COUNT,
-    })
-    try:
-        run_coqui("coqui_stt_training.evaluate", flags)
-        samples = json.loads(raw.read_text(encoding="utf-8"))
-    except BaseException:
-        raw.unlink() if raw.exists() else None
-        raise
+    with atomic_output(output, "w", encoding="utf-8") as handle:  # coqui's save_samples_json, byte for byte
+        json.dump(samples, handle, default=float, ensure_ascii=False, indent=2)
     test_wavs = {wav for p in test_csvs for wav in wav_paths(p)}
     test_samples = [s for s in samples if wav_path(Path("/"), s["wav_filename"]) in test_wavs]
     summary = {
@@ -166,11 +163,10 @@ def test(root: DataRoot, params: Mapping[str, Any], alphabet: Optional[Path] = N
         "samples": best_median_worst(test_samples),
     }
     write_json_atomic(summary_path, summary)
-    raw.replace(output)  # coqui's samples of the test CSVs and the dev CSVs
     overall = summary["test"]["overall"]
     LOG.info("test: WER %.3f, CER %.3f over %d clips (%s)", overall["wer"], overall["cer"], overall["clips"],
              "scorer " + decoder["scorer"] if decoder["scorer"] else "no scorer")
     result = {"test_output": str(output), "summary": str(summary_path), "wer": overall["wer"], "cer": overall["cer"],
-              "per_csv": summary["test"]["per_csv"], "checkpoint": best, "decoder": decoder}
+              "per_csv": summary["test"]["per_csv"], "checkpoint": best, "decoder": decoder, "acoustic_passes": passes}
     marker.write(inputs, [output, summary_path], result)
     return dict(result, skipped=False)

@@ -47,3 +47,37 @@ def trained_root(tmp_path) -> DataRoot:
     (root.checkpoints / "best_dev-10.index").write_bytes(b"x")
     write_scorer_package(root.scorer, root.alphabet)
     return root
+
+
+def fake_acoustic_pass(calls: list) -> Callable[..., list]:
+    """Coqui's acoustic pass where TensorFlow is absent (it runs for real in the image tests): writes, through
+    the real writer, one stored file per CSV (a clip of 3 frames per row) and records the flags and outputs."""
+    import json
+
+    import numpy as np
+
+    from stt_tasks.training.acoustic_pass import write_outputs
+    from stt_tasks.training.datasets import read_rows
+
+    def run_coqui(module, flags, extra_env=None, on_line=None):
+        settings = json.loads(extra_env["STT_ACOUSTIC_PASS"])
+        calls.append({"module": module, "flags": dict(flags), "outputs": settings["outputs"]})
+        for entry in settings["outputs"]:
+            rows = read_rows(Path(entry["csv"]))
+            write_outputs(Path(entry["path"]), {
+                "probabilities": [np.full((3, 7), 1 / 7, dtype=np.float32) for _ in rows],
+                "lengths": [3] * len(rows), "losses": [1.0] * len(rows),
+                "wav_filenames": [r["wav_filename"] for r in rows], "transcripts": [r["transcript"] for r in rows]})
+        return []
+
+    return run_coqui
+
+
+@pytest.fixture
+def acoustic_pass(monkeypatch) -> list:
+    """Every acoustic pass run, as ``{"module", "flags", "outputs"}`` (see ``fake_acoustic_pass``)."""
+    from stt_tasks.training import acoustic
+
+    calls: list = []
+    monkeypatch.setattr(acoustic, "run_coqui", fake_acoustic_pass(calls))
+    return calls

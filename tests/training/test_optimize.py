@@ -19,18 +19,15 @@ PARAMS = dict({name: PARAMETERS[name].parse(PARAMETERS[name].default) for name i
 
 
 @pytest.fixture
-def search(monkeypatch):
-    """Records coqui's search flags (TensorFlow runs in the image only); the search finds 0.5, 1.5."""
+def search(monkeypatch, acoustic_pass):
+    """Records the search settings (optuna and the decoder run in the image only); it finds 0.5, 1.5."""
     calls = []
 
-    def run_coqui(module, flags, extra_env=None, on_line=None):
-        calls.append(dict(flags))
-        settings = json.loads(extra_env["STT_LM_SEARCH"])
-        Path(settings["output"]).write_text(json.dumps({"lm_alpha": 0.5, "lm_beta": 1.5, "wer": 0.2, "metric": "wer",
-                                                        "trials": 3, "resumed_from": 0}), encoding="utf-8")
-        return []
+    def search(settings):
+        calls.append(settings)
+        return {"lm_alpha": 0.5, "lm_beta": 1.5, "wer": 0.2, "metric": "wer", "trials": 3, "resumed_from": 0}
 
-    monkeypatch.setattr(optimize, "run_coqui", run_coqui)
+    monkeypatch.setattr(optimize, "search", search)
     return calls
 
 
@@ -39,13 +36,18 @@ def snapshot(root):
     return {str(p): (sha256_file(p), p.stat().st_mtime_ns) for p in sorted(root.root.rglob("*")) if p.is_file()}
 
 
-def test_the_tuned_values_become_the_defaults_of_a_scorer_package_of_its_own(trained_root, search):
+def test_the_tuned_values_become_the_defaults_of_a_scorer_package_of_its_own(trained_root, search, acoustic_pass):
     alphabet = trained_root.models / "other_alphabet.txt"
     alphabet.write_text(trained_root.alphabet.read_text(encoding="utf-8"), encoding="utf-8")
     given = trained_root.scorer.read_bytes()
     result = optimize_lm(trained_root, PARAMS, alphabet=alphabet, scorer=trained_root.scorer)
-    [flags] = search
-    assert flags["alphabet_config_path"] == str(alphabet) and flags["scorer_path"] == str(trained_root.scorer)
+    [settings] = search
+    assert settings.alphabet == alphabet and settings.scorer == trained_root.scorer
+    # the trials decode the dev CSV's stored outputs, computed by one acoustic pass with that alphabet
+    [(csv_path, _path)] = [(Path(o["csv"]), Path(o["path"])) for o in acoustic_pass[0]["outputs"]]
+    assert csv_path.name == "cv-fr_dev.csv" and settings.stored_outputs == [_path] and _path.is_file()
+    assert acoustic_pass[0]["flags"]["alphabet_config_path"] == str(alphabet)
+    assert result["acoustic_passes"] == {"computed": 1, "reused": 0}
     assert result["scorer"] == str(trained_root.tuned_scorer) and result["tuning"] == str(trained_root.tuning)
     assert (result["lm_alpha"], result["lm_beta"], result["wer"], result["trials"]) == (0.5, 1.5, 0.2, 3)
     tuned = read_scorer_defaults(trained_root.tuned_scorer)
@@ -66,20 +68,21 @@ def test_a_re_run_with_nothing_changed_skips_and_changes_no_byte(trained_root, s
     assert {k: v for k, v in again.items() if k != "skipped"} == {k: v for k, v in first.items() if k != "skipped"}
 
 
-def test_a_scorer_with_other_bytes_is_tuned_again(trained_root, search, scorer_package):
+def test_a_scorer_with_other_bytes_is_tuned_again(trained_root, search, scorer_package, acoustic_pass):
     optimize_lm(trained_root, PARAMS)
     # Same path and size, other content (the lm step rebuilt it with other defaults): the tuning is stale.
     scorer_package(trained_root.scorer, trained_root.alphabet, alpha=0.25, beta=0.0)
     again = optimize_lm(trained_root, PARAMS)
     assert not again["skipped"] and len(search) == 2
-    assert search[0]["scorer_path"] == search[1]["scorer_path"]
+    assert search[0].scorer == search[1].scorer
+    assert len(acoustic_pass) == 1  # the same checkpoint and dev CSV: the stored outputs are decoded again
 
 
 def test_any_scorer_package_given_gets_its_tuned_twin(trained_root, search, scorer_package):
     released = scorer_package(trained_root.root / "released" / "kenlm.scorer", trained_root.alphabet, 0.9, 0.9)
     result = optimize_lm(trained_root, PARAMS, scorer=released)
-    assert search[0]["scorer_path"] == str(released)
-    assert search[0]["alphabet_config_path"] == str(trained_root.alphabet)  # the default
+    assert search[0].scorer == released
+    assert search[0].alphabet == trained_root.alphabet  # the default
     assert read_scorer_defaults(Path(result["scorer"])).alpha == float32(0.5)
     assert read_scorer_defaults(released).alpha == float32(0.9)
 
