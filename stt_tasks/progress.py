@@ -25,11 +25,31 @@ def configure_logging(level: int = logging.INFO) -> None:
     root.propagate = False
 
 
+def duration_text(seconds: float) -> str:
+    """A duration as a person reads it in a log: ``45 s``, ``12 min 03 s``, ``2 h 05 min``."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return "{} s".format(seconds)
+    if seconds < 3600:
+        return "{} min {:02d} s".format(seconds // 60, seconds % 60)
+    return "{} h {:02d} min".format(seconds // 3600, seconds % 3600 // 60)
+
+
+#: The first progress line comes after this many seconds at most, so a slow task shows its rate early.
+FIRST_LINE_AFTER = 5.0
+
+
 class Progress:
-    """Counts work done and logs a line with rate and ETA at most every ``interval`` seconds."""
+    """Counts work done and logs a line with rate and ETA: the first after a few seconds, then at most
+    every ``interval`` seconds.
+
+    The rate of a line (and its ETA) is the one since the previous line: an import that resumes goes
+    fast through the clips it already converted, and the average since the start would promise an
+    ETA it cannot keep. The final line gives the average.
+    """
 
     def __init__(
-        self, label: str, total: Optional[int], unit: str = "items", interval: float = 5.0, scale: int = 1
+        self, label: str, total: Optional[int], unit: str = "items", interval: float = 15.0, scale: int = 1
     ) -> None:
         """``scale`` divides counts for display: count bytes, show MB with ``unit="MB", scale=10**6``."""
         self.label = label
@@ -40,17 +60,28 @@ class Progress:
         self.done = 0
         self._start = time.monotonic()
         self._last = self._start
+        self._done_at_last = 0
+        self._lines = 0
+        #: the final line gives the average pace, the others the recent one
+        self._finished = False
 
     def advance(self, count: int = 1) -> None:
         self.done += count
         now = time.monotonic()
-        if now - self._last >= self.interval:
-            self._last = now
+        due = min(self.interval, FIRST_LINE_AFTER) if self._lines == 0 else self.interval
+        if now - self._last >= due:
             LOG.info("%s", self.line(now))
+            self._last, self._done_at_last, self._lines = now, self.done, self._lines + 1
+
+    def rate(self, now: Optional[float] = None) -> float:
+        """Work per second since the previous line, or since the start (first and final lines)."""
+        now = now or time.monotonic()
+        if not self._finished and self._lines and now > self._last and self.done > self._done_at_last:
+            return (self.done - self._done_at_last) / (now - self._last)
+        return self.done / max(now - self._start, 1e-9)
 
     def line(self, now: Optional[float] = None) -> str:
-        elapsed = max((now or time.monotonic()) - self._start, 1e-9)
-        rate = self.done / elapsed
+        rate = self.rate(now)
         done = self._shown(self.done)
         if self.total:
             eta = (self.total - self.done) / rate if rate > 0 else float("inf")
@@ -64,4 +95,5 @@ class Progress:
         return str(count) if self.scale == 1 else "{:.1f}".format(count / self.scale)
 
     def finish(self) -> None:
-        LOG.info("%s (done in %.1f s)", self.line(), time.monotonic() - self._start)
+        self._finished = True
+        LOG.info("%s (done in %s)", self.line(), duration_text(time.monotonic() - self._start))

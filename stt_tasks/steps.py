@@ -52,6 +52,21 @@ TRAINING_RESULT = Input("training", (("train", "training"),),
 TUNING = Input("tuning", (("optimize-lm", "tuning"),),
                "optimize-lm's result (default lm/opt_lm.json when present)", lambda root: _existing(root.tuning))
 
+# What the report links besides the records above: the optimize-lm study (its trials) and the package step's files.
+TUNING_STUDY = Input("tuning_study", (("optimize-lm", "study"),),
+                     "optimize-lm's Optuna study, for the trials (default lm/lm_optimizer.sqlite when present)",
+                     lambda root: _existing(root.lm / "lm_optimizer.sqlite"))
+MODEL_CARD = Input("model_card", (("package", "model_card"),), "the package step's model card")
+MODEL_ARCHIVE = Input("model_archive", (("package", "model_archive"),), "the package step's model archive")
+CHECKPOINT_ARCHIVE = Input("checkpoint_archive", (("package", "checkpoint_archive"),),
+                           "the package step's checkpoint archive")
+PACKAGE_ZIP = Input("package_zip", (("package", "model_zip"),), "the package step's copy of the model zip")
+
+# The run's context (the operator renders it from the Airflow run; by hand: a manual run).
+RUN_ID = Option(("--run-id",), "the run this step belongs to: its report goes to reports/runs/<run id>/ "
+                "(default manual)", default="manual")
+RUN_STARTED = Option(("--run-started",), "when the run started (ISO 8601; the operator passes it)")
+
 _WORKERS = Option(("--workers",), "processes (default: every core)", type=int)
 
 
@@ -159,7 +174,8 @@ def _package(call: StepCall) -> Dict[str, Any]:
 def _report(call: StepCall) -> Dict[str, Any]:
     from stt_tasks.report import build_report
 
-    return build_report(call.root, _pack(call), **call.inputs)
+    return build_report(call.root, _pack(call), call.params, run_id=call.options["run_id"],
+                        run_started=call.options["run_started"], **call.inputs)
 
 
 def _params(call: StepCall) -> Dict[str, Any]:
@@ -240,8 +256,13 @@ AFTER_IMPORT: Tuple[StepSpec, ...] = (
     StepSpec("package", "model and checkpoint archives, the model zip and a model card", _package,
              inputs=(MODEL, ALPHABET, SCORER, MODEL_ZIP, TEST_SUMMARY, TRAINING_RESULT, TUNING),
              outputs=("model_archive", "checkpoint_archive", "model_zip", "model_card")),
-    StepSpec("report", "HTML report with plots of the corpora, the training and the results", _report,
-             inputs=(TEST_SUMMARY, TEST_OUTPUT, TRAINING_RESULT, TUNING), outputs=("report",)),
+    StepSpec("report", "HTML report of the run (reports/runs/<run id>/) with plots of the corpora, the training, "
+             "the decoder tuning and the results", _report,
+             parameters=tuple(name for name, parameter in PARAMETERS.items() if not parameter.mount),
+             options=(RUN_ID, RUN_STARTED), run_context=("run_id", "run_started"),
+             inputs=(TEST_SUMMARY, TEST_OUTPUT, TRAINING_RESULT, TUNING, TUNING_STUDY, MODEL_CARD, MODEL_ARCHIVE,
+                     CHECKPOINT_ARCHIVE, PACKAGE_ZIP),
+             outputs=("report", "run_report", "summary")),
 )
 
 TOOLS: Tuple[StepSpec, ...] = (
@@ -324,14 +345,20 @@ def task_id_of(step_name: str) -> str:
 
 
 def command_line(spec: StepSpec, language: str, params: Mapping[str, Any],
-                 results: Mapping[str, Optional[Mapping[str, Any]]]) -> List[str]:
-    """The step's argv in its container: words, data root, language, its run parameters, its inputs.
+                 results: Mapping[str, Optional[Mapping[str, Any]]],
+                 run: Optional[Mapping[str, Optional[str]]] = None) -> List[str]:
+    """The step's argv in its container: words, data root, language, its run context, parameters, inputs.
 
     ``results`` are the upstream steps' JSON results by step name (None: skipped). An input no producer
     named is passed empty (``--scorer=``): the step then goes without it, rather than picking up a file
-    an earlier run left at the default path.
+    an earlier run left at the default path. ``run`` is the run's context (``run_id``, ``run_started``)
+    by name; a step gets the values its ``run_context`` names (left out when unknown: the CLI default).
     """
     argv = list(spec.command) + ["--data-root", DATA_MOUNT, "--language", language]
+    for name in spec.run_context:
+        value = (run or {}).get(name)
+        if value:
+            argv.append("--{}={}".format(name.replace("_", "-"), value))
     for name in spec.parameters:
         argv += PARAMETERS[name].render(params.get(name))
     for input_spec in spec.inputs:

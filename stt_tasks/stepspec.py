@@ -121,6 +121,9 @@ class StepSpec:
     group: str = ""
     #: the stage ``stop_after`` names (the importers are one stage: ``import``)
     stage_name: str = ""
+    #: values of the run's context the step receives, as the options of the same names (``run_id``:
+    #: ``--run-id``); the operator renders them from the Airflow run, the CLI's option defaults apply by hand
+    run_context: Tuple[str, ...] = ()
 
     @property
     def command(self) -> Tuple[str, ...]:

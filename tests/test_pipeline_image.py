@@ -173,11 +173,24 @@ def test_sample_corpus_trains_tests_exports_packages_and_transcribes(tmp_path):
     assert "[reports/report.html](reports/report.html)" in card
     assert packaged["artifacts"]["output_graph.tflite"]["size"] == exported["model_bytes"]
 
-    report = step(data, "report", "--test-summary=" + retested["summary"], "--training=" + training,
-                  "--tuning=" + tuned["tuning"])
-    assert report["missing"] == [] and len(report["plots"]) == 5
-    page = (data / "reports" / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 5 and "Decoder tuned on the dev sets in 3 trials" in page
+    run_id = "manual__2026-12-01T09:00:00+00:00"
+    report_args = ["report", "--run-id=" + run_id, "--run-started=2026-12-01T09:00:00+00:00",
+                   "--test-summary=" + retested["summary"], "--test-output=" + retested["test_output"],
+                   "--training=" + training, "--tuning=" + tuned["tuning"], "--tuning-study=" + tuned["study"]] + [
+        "--{}={}".format(option, packaged[key]) for option, key in (
+            ("model-card", "model_card"), ("model-archive", "model_archive"),
+            ("checkpoint-archive", "checkpoint_archive"), ("package-zip", "model_zip"))]
+    report = step(data, *report_args)
+    assert report["missing"] == [] and len(report["plots"]) == 6, report
+    page = (data / "reports" / "runs" / run_id / "report.html").read_text()
+    assert page.count("data:image/svg+xml;base64,") == 6 == page.count("<img ")
+    assert "in 3 trials: lm_alpha" in page and '<tr class="best">' in page  # the tuning's trials, best marked
+    assert "WER [95% CI]" in page and "Common Voice" in page
+    listed = json.loads((data / "reports" / "runs" / run_id / "summary.json").read_text())
+    assert listed["run_id"] == run_id and listed["test_wer"] == retested["wer"]
+    assert (data / "reports" / "report.html").is_file()
+    before_report = sha256_tree(data)
+    assert step(data, *report_args)["skipped"] and changed(before_report, sha256_tree(data)) == []
 
     check_second_pass(data, lm_args, downstream)
     check_reproducible_export_and_package(data, tuned["scorer"], downstream)

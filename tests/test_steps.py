@@ -102,3 +102,18 @@ def test_a_parameter_added_to_the_table_reaches_the_cli_and_the_steps_coqui_flag
     monkeypatch.setenv("ES_PATIENCE", "9")
     _spec, _args, params = parsed(["train"])
     assert direct_flags(params)["es_epochs"] == 9
+
+
+def test_the_run_context_reaches_the_steps_that_take_it():
+    report = find("report")
+    assert report.run_context == ("run_id", "run_started")
+    declared = {option.dest for option in report.options}
+    assert set(report.run_context) <= declared  # each is an option of the step: the CLI takes it by hand
+    argv = command_line(report, "fr", {}, {}, {"run_id": "scheduled__2026-12-01", "run_started": None})
+    assert "--run-id=scheduled__2026-12-01" in argv and not any(a.startswith("--run-started") for a in argv)
+    _spec, args, _params = parsed(argv)
+    assert args.run_id == "scheduled__2026-12-01" and args.run_started is None
+    _spec, args, _params = parsed(command_line(report, "fr", {}, {}))
+    assert args.run_id == "manual"  # by hand, or no run context: a manual run
+    for spec in pipeline():
+        assert set(spec.run_context) <= {option.dest for option in spec.options}, spec.task_id

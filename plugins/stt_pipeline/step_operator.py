@@ -106,6 +106,13 @@ def plan_container(kind: str, binds: Sequence[Tuple[str, str]] = ()) -> Containe
     return plan
 
 
+def run_context(ti: Any, dag_run: Any = None) -> Dict[str, Optional[str]]:
+    """The run's context a step may take (``StepSpec.run_context``): its id and when it started (ISO 8601)."""
+    started = getattr(dag_run, "start_date", None)
+    return {"run_id": getattr(ti, "run_id", None),
+            "run_started": started.isoformat() if hasattr(started, "isoformat") else None}
+
+
 class SttStepOperator(DockerOperator):
     """Run one step of the table (``python -m stt_tasks <step> ...``) in the pipeline's image for its kind.
 
@@ -145,10 +152,11 @@ class SttStepOperator(DockerOperator):
         self.step = step
         self.language = language
 
-    def command_for(self, params: Mapping[str, Any], ti: Any) -> List[str]:
-        """The step's argv for this run: its parameters, and its inputs from the upstream results (XCom)."""
+    def command_for(self, params: Mapping[str, Any], ti: Any, dag_run: Any = None) -> List[str]:
+        """The step's argv for this run: its run context, its parameters, and its inputs from the upstream
+        results (XCom)."""
         results = {name: ti.xcom_pull(task_ids=task_id_of(name)) for name in producers(self.step)}
-        return command_line(self.step, self.language, params, results)
+        return command_line(self.step, self.language, params, results, run_context(ti, dag_run))
 
     def run_kind(self, params: Mapping[str, Any]) -> str:
         """The kind this run's container is planned as: ``download`` when the step downloads."""
@@ -161,7 +169,7 @@ class SttStepOperator(DockerOperator):
         if reason:
             raise AirflowSkipException(reason)
         ti = context["ti"]
-        self.command = self.command_for(params, ti)
+        self.command = self.command_for(params, ti, context.get("dag_run"))
         plan = plan_container(self.run_kind(params), read_only_binds(self.step, params))
         self.image = plan.image
         self.docker_url = plan.docker_url

@@ -213,7 +213,11 @@ def import_clips(
 
     planned: List[Tuple[ClipRecord, str, str]] = []
     seen = set()
+    # Reading the corpus's lists and checking every label and file comes before the first conversion:
+    # on a large release it takes minutes, which the log must show too.
+    scan = Progress("scan {}".format(spec.name), None, unit="records")
     for record in records:
+        scan.advance()
         if record.clip_id in seen:
             report.drop("duplicate_clip", record.origin)
             continue
@@ -226,6 +230,7 @@ def import_clips(
             report.drop("missing_file", "{}: {} not found".format(record.origin, record.audio.name))
             continue
         planned.append((record, label, clip_fingerprint(record.audio, record.start, record.end, audio.TARGET_RATE)))
+    scan.finish()
     planned.sort(key=lambda item: item[0].clip_id)
 
     ledger = ClipLedger(destination)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from stt_tasks.fsio import CompletionMarker, write_json_atomic
-from stt_tasks.progress import LOG
+from stt_tasks.progress import LOG, duration_text
 from stt_tasks.training import checkpoints as ckpt
 
 PROGRESS = ".train.progress.json"
@@ -24,6 +25,9 @@ HISTORY = "training_history.json"
 
 _TRAIN_LOSS = re.compile(r"Finished training epoch (\d+) - loss: ([-\d.naif]+)")
 _DEV_LOSS = re.compile(r"Finished validating epoch (\d+) on (.+) - loss: ([-\d.naif]+)")
+_EPOCH_START = re.compile(r"Training epoch (\d+)\.\.\.")
+#: coqui prints a rule of 80 dashes when an epoch (training and every validation) is over
+_EPOCH_END = re.compile(r"^-{80}\s*$")
 
 
 @dataclass(frozen=True)
@@ -80,12 +84,24 @@ def forget_progress(checkpoints: Path) -> None:
 
 class LossHistory:
     """Per-epoch train and dev losses parsed from coqui's log, saved (atomically) after every line that
-    carries one, so the report has every finished epoch even if the run is killed."""
+    carries one, so the report has every finished epoch even if the run is killed.
 
-    def __init__(self, path: Path) -> None:
+    Each finished epoch is also logged as one line a person can follow: its losses, the time it took
+    and, when ``planned_epochs`` (the epochs this run is to train) is known, the ETA of the rest at the
+    mean pace so far.
+    """
+
+    def __init__(self, path: Path, planned_epochs: Optional[int] = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.path = path
         self.epochs: List[Dict[str, Any]] = read_history(path)
         self.first_epoch = len(self.epochs)
+        self.planned_epochs = planned_epochs
+        self._clock = clock
+        self._epoch_started = clock()
+        self._durations: List[float] = []
+        #: the epoch whose training loss arrived and whose line is not logged yet
+        self._pending: Optional[int] = None
 
     def _entry(self, local_epoch: str) -> Dict[str, Any]:
         epoch = self.first_epoch + int(local_epoch)
@@ -94,16 +110,54 @@ class LossHistory:
         return self.epochs[epoch]
 
     def feed(self, line: str) -> None:
-        """Record the loss a coqui log line reports, if any (coqui counts epochs from 0 in every run)."""
+        """Record the loss a coqui log line reports, if any (coqui counts epochs from 0 in every run);
+        log the epoch once coqui says it is over."""
+        if _EPOCH_START.search(line):
+            self._log_pending()
+            self._epoch_started = self._clock()
+            return
+        if _EPOCH_END.match(line):
+            self._log_pending()
+            return
         match = _TRAIN_LOSS.search(line)
         if match:
-            self._entry(match.group(1))["train_loss"] = float(match.group(2))
+            entry = self._entry(match.group(1))
+            entry["train_loss"] = float(match.group(2))
+            self._pending = int(entry["epoch"])
             self.save()
             return
         match = _DEV_LOSS.search(line)
         if match:
             self._entry(match.group(1))["dev_loss"][match.group(2)] = float(match.group(3))
             self.save()
+
+    def _log_pending(self) -> None:
+        if self._pending is None:
+            return
+        now = self._clock()
+        self._durations.append(now - self._epoch_started)
+        self._epoch_started = now
+        LOG.info("%s", self.epoch_line(self.epochs[self._pending], self._durations[-1]))
+        self._pending = None
+
+    def epoch_line(self, entry: Mapping[str, Any], seconds: float) -> str:
+        """``epoch 3/60: train loss 45.123, dev loss 50.456 (cv-fr_dev.csv), 1 min 23 s; 57 to go, ETA ...``."""
+        finished_here = len(self._durations)
+        planned = self.planned_epochs
+        total = "/{}".format(self.first_epoch + planned) if planned else ""
+        dev = entry.get("dev_loss") or {}
+        dev_text = ", dev loss " + ", ".join("{:.3f} ({})".format(loss, Path(name).name)
+                                             for name, loss in sorted(dev.items())) if dev else ""
+        train = entry.get("train_loss")
+        text = "epoch {}{}: train loss {}{}, {}".format(
+            int(entry["epoch"]) + 1, total, "{:.3f}".format(train) if train is not None else "?", dev_text,
+            duration_text(seconds))
+        if planned:
+            remaining = max(0, planned - finished_here)
+            mean = sum(self._durations) / finished_here
+            text += "; {} to go, ETA {}".format(remaining, duration_text(remaining * mean)) if remaining else \
+                "; last planned epoch"
+        return text
 
     def save(self) -> None:
         """Write the history: the report step reads it."""

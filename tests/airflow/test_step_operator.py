@@ -155,7 +155,40 @@ UPSTREAM_RESULTS = {
     "train": {"training": "/mnt/checkpoints/training.json"},
     "test": {"summary": "/mnt/models/test_summary.json", "test_output": "/mnt/models/test_output.json"},
     "export": {"model": "/mnt/models/output_graph.tflite", "zip": "/mnt/models/fr-fr.zip"},
+    "package": {"model_archive": "/mnt/model_tflite_fr.tar.xz", "checkpoint_archive": "/mnt/checkpoint_fr.tar.xz",
+                "model_zip": "/mnt/fr-fr.zip", "model_card": "/mnt/model_card_fr.md"},
 }
+
+
+class _RunningInstance(_FakeTaskInstance):
+    def __init__(self, results, run_id):
+        super().__init__(results)
+        self.run_id = run_id
+
+
+class _DagRun:
+    def __init__(self, start_date):
+        self.start_date = start_date
+
+
+def test_a_step_that_takes_the_run_context_gets_it_from_the_airflow_run(dagbag):
+    """The report goes to reports/runs/<run id>/: its command carries the run's id and start (the operator
+    tests no task id: the step's table entry says it takes them)."""
+    from datetime import datetime, timezone
+
+    from stt_tasks.cli import build_parser
+
+    dag = dagbag.dags["stt_fr_training"]
+    run_id = "manual__2026-12-01T09:00:00+00:00"
+    started = datetime(2026, 12, 1, 9, 0, 5, tzinfo=timezone.utc)
+    ti = _RunningInstance(UPSTREAM_RESULTS, run_id)
+    report = dag.get_task("report").command_for(dag.params.dump(), ti, _DagRun(started))
+    assert "--run-id=" + run_id in report and "--run-started=2026-12-01T09:00:05+00:00" in report
+    args = build_parser().parse_args(report)
+    assert args.run_id == run_id and args.run_started == "2026-12-01T09:00:05+00:00"
+    others = [t for t in dag.tasks if getattr(t, "step", None) is not None and t.task_id != "report"]
+    assert others and not any(a.startswith("--run-id") for t in others
+                              for a in t.command_for(dag.params.dump(), ti, _DagRun(started)))
 
 
 def test_the_command_carries_the_run_parameters(dagbag):
@@ -190,7 +223,9 @@ def test_lm_command_carries_texts_memory_and_download(dagbag):
                  "--test-summary=/mnt/models/test_summary.json", "--training=/mnt/checkpoints/training.json",
                  "--tuning="]),
     ("report", ["--test-summary=/mnt/models/test_summary.json", "--test-output=/mnt/models/test_output.json",
-                "--training=/mnt/checkpoints/training.json", "--tuning="]),
+                "--training=/mnt/checkpoints/training.json", "--tuning=", "--tuning-study=",
+                "--model-card=/mnt/model_card_fr.md", "--model-archive=/mnt/model_tflite_fr.tar.xz",
+                "--checkpoint-archive=/mnt/checkpoint_fr.tar.xz", "--package-zip=/mnt/fr-fr.zip"]),
 ])
 def test_steps_get_their_inputs_from_upstream_results(dagbag, task_id, inputs):
     dag = dagbag.dags["stt_fr_training"]
