@@ -87,12 +87,12 @@ def software_versions() -> Dict[str, str]:
 
 
 def corpus_releases(root: DataRoot) -> Dict[str, Dict[str, Any]]:
-    """The Common Voice release each import read, by corpus: ``release`` of its report, else of its
-    completion marker (where the importer records what it read: name, sha256, whether it was checked)."""
+    """The Common Voice release each import read, by corpus: ``release`` of its report (name, sha256,
+    whether it was checked, the chain of deltas)."""
     releases = {}
     for path in sorted(root.data.glob("*/*_report.json")):
         report = _json(path) or {}
-        release = report.get("release") or CompletionMarker(path.parent).outputs().get("release")
+        release = report.get("release")
         if isinstance(release, dict) and release.get("release"):
             releases[str(report.get("corpus", path.parent.name))] = release
     return releases

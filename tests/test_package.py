@@ -43,12 +43,14 @@ def test_model_card_tells_the_lineage(tmp_path, fr_pack, monkeypatch):
     root = DataRoot(tmp_path / "data")
     root.create()
     (root.data / "cv-fr").mkdir()
+    # as the Common Voice importer records the release it read: in its report
     (root.data / "cv-fr" / "cv-fr_report.json").write_text(json.dumps({
         "corpus": "cv-fr", "kept": {"train": {"clips": 96}, "dev": {"clips": 16}, "test": {"clips": 16}},
-        "kept_hours": 0.07, "dropped": {"too_short": 1, "invalid_label": 2}}))
-    # as the Common Voice importer records the release it read, with its result in its completion marker
+        "kept_hours": 0.07, "dropped": {"too_short": 1, "invalid_label": 2},
+        "release": {"release": CV_RELEASE, "sha256": CV_SHA256, "sha256_known": True}}))
+    # its private marker is not read
     (root.data / "cv-fr" / ".completed.json").write_text(json.dumps({"inputs": {}, "outputs": [], "result": {
-        "corpus": "cv-fr", "release": {"release": CV_RELEASE, "sha256": CV_SHA256, "sha256_known": True}}}))
+        "corpus": "cv-fr", "release": {"release": "cv-corpus-0-marker", "sha256": "0", "sha256_known": True}}}))
     (root.data / "mls-fr").mkdir()
     (root.data / "mls-fr" / "mls-fr_report.json").write_text(json.dumps({
         "corpus": "mls-fr", "kept": {"train": {"clips": 5}}, "kept_hours": 0.01}))

@@ -288,7 +288,8 @@ def import_clips(
         write_text_atomic(too_long_path, too_long_text(too_long))
         report_json = destination / "{}_report.json".format(spec.name)
         report_text = destination / "{}_report.txt".format(spec.name)
-        write_json_atomic(report_json, report.as_json())
+        # with what the corpus read (the Common Voice release and its sha256): later steps read it here
+        write_json_atomic(report_json, dict(report.as_json(), **(extra or {})))
         write_text_atomic(report_text, report.as_text())
         LOG.info("\n%s", report.as_text())
 

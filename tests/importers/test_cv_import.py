@@ -32,6 +32,7 @@ def test_sample_corpus_import_through_the_cli(sample_data_root, step):
     report = __import__("json").loads(Path(result["report"]).read_text())
     assert report["dropped"] == {"invalid_label": 1, "undecodable": 1}
     assert report["kept"]["train"]["speakers"] == 6
+    assert report["release"] == result["release"]  # what was read, for the later steps (package, report)
     assert "invalid_label" in Path(result["report_text"]).read_text()
 
     raw = (corpus / "cv-fr_train.csv").read_bytes()
