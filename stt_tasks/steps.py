@@ -62,9 +62,13 @@ CHECKPOINT_ARCHIVE = Input("checkpoint_archive", (("package", "checkpoint_archiv
                            "the package step's checkpoint archive")
 PACKAGE_ZIP = Input("package_zip", (("package", "model_zip"),), "the package step's copy of the model zip")
 
+#: What the Common Voice import read (its report names the release and the chain of deltas).
+RELEASE_REPORT = Input("release_report", (("importers.common-voice", "report"),),
+                       "the Common Voice import's report (the release the model is trained on)")
+
 # The run's context (the operator renders it from the Airflow run; by hand: a manual run).
-RUN_ID = Option(("--run-id",), "the run this step belongs to: its report goes to reports/runs/<run id>/ "
-                "(default manual)", default="manual")
+RUN_ID = Option(("--run-id",), "the Airflow run this step belongs to (the report goes to reports/runs/<run id>/; "
+                "the kept model records it; default manual)", default="manual")
 RUN_STARTED = Option(("--run-started",), "when the run started (ISO 8601; the operator passes it)")
 
 _WORKERS = Option(("--workers",), "processes (default: every core)", type=int)
@@ -178,6 +182,13 @@ def _report(call: StepCall) -> Dict[str, Any]:
                         run_started=call.options["run_started"], **call.inputs)
 
 
+def _keep_model(call: StepCall) -> Dict[str, Any]:
+    from stt_tasks.training.warm_start import keep_model
+
+    return keep_model(call.root, call.input("checkpoint_archive"), call.input("training"),
+                      call.input("release_report"), run_id=call.options["run_id"])
+
+
 def _params(call: StepCall) -> Dict[str, Any]:
     return {"parameters": dict(call.params)}
 
@@ -263,6 +274,10 @@ AFTER_IMPORT: Tuple[StepSpec, ...] = (
              inputs=(TEST_SUMMARY, TEST_OUTPUT, TRAINING_RESULT, TUNING, TUNING_STUDY, MODEL_CARD, MODEL_ARCHIVE,
                      CHECKPOINT_ARCHIVE, PACKAGE_ZIP),
              outputs=("report", "run_report", "summary")),
+    # the model a later warm_start=previous fine-tunes from, with the runs and releases it descends from
+    StepSpec("keep-model", "keep this run's model in models/previous/ for a later warm start (warm_start=previous)",
+             _keep_model, options=(RUN_ID,), run_context=("run_id",),
+             inputs=(CHECKPOINT_ARCHIVE, TRAINING_RESULT, RELEASE_REPORT), outputs=("previous",)),
 )
 
 TOOLS: Tuple[StepSpec, ...] = (

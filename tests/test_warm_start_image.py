@@ -11,7 +11,6 @@ import pytest
 
 from stt_tasks.package import checkpoint_members, write_tar_xz
 from stt_tasks.training import checkpoints as ckpt
-from stt_tasks.training.warm_start import record_previous
 from tests.image_runner import needs_image, run_in_image
 from tests.test_train_resume_image import SMALL, copy_root, imported  # noqa: F401 (the shared fixture)
 
@@ -29,12 +28,15 @@ def best_dev_loss(data):
 
 
 def record_run(data, run_id):
-    """What the training DAG's last task does after a successful run (package's archive, then the record)."""
+    """What a successful run does after training: the package step's archive, then the keep-model step."""
     archive = data / "checkpoint_fr.tar.xz"
     members = checkpoint_members(data / "checkpoints")
     write_tar_xz(archive, [(p, p.name) for p in members], rewrite={"best_dev_checkpoint": ckpt.relative_state})
-    return record_previous(data / "models", archive, data / "checkpoints" / "training.json",
-                           {"run_id": run_id, "release": "cv-corpus-99.0", "chain": ["cv-corpus-99.0"]})
+    kept = run_in_image(["keep-model", "--run-id", run_id, "--checkpoint-archive=/mnt/checkpoint_fr.tar.xz",
+                         "--training=/mnt/checkpoints/training.json"], volumes={data: "/mnt"})
+    assert kept.returncode == 0, kept.explain()
+    assert (data / "models" / "previous" / "train_set.tsv").is_file()  # the one training.json names
+    return kept.result
 
 
 def test_a_warm_started_run_starts_from_the_previous_best(imported, tmp_path):  # noqa: F811

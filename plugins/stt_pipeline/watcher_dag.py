@@ -17,8 +17,7 @@ from airflow.sdk import DAG, Variable, task
 from airflow.sdk.exceptions import AirflowSkipException
 from stt_pipeline import deployment
 from stt_tasks.importers.registry import corpora
-from stt_tasks.steps import DATA_MOUNT, import_step, task_id_of
-from stt_tasks.training.warm_start import record_previous
+from stt_tasks.steps import import_step
 from stt_pipeline.release_watcher import (
     Release,
     decide,
@@ -97,33 +96,9 @@ def build_release_watcher_dag(language: str = "fr") -> DAG:
     return dag
 
 
-def _on_airflow_side(container_path: Optional[str]) -> Optional[Path]:
-    """A path a step named in its result (under the container's data mount) as Airflow sees it."""
-    if not container_path:
-        return None
-    relative = Path(container_path).relative_to(DATA_MOUNT) if container_path.startswith(DATA_MOUNT) else None
-    return Path(deployment.airflow_data_dir()) / relative if relative is not None else Path(container_path)
-
-
-def record_previous_model(run_id: str, trained: Dict[str, Any], training: Optional[Dict[str, Any]],
-                          packaged: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
-    """Copy the run's model into ``models/previous/`` (a later ``warm_start=previous`` fine-tunes from it).
-
-    The files come from the results of the train and package steps (their artifacts, read, never changed).
-    """
-    training_json = _on_airflow_side((training or {}).get("training"))
-    archive = _on_airflow_side((packaged or {}).get("checkpoint_archive"))
-    if training_json is None or archive is None or not training_json.is_file() or not archive.is_file():
-        LOG.warning("no checkpoint archive or training.json in this run's results: models/previous/ left as it is")
-        return None
-    run = {"run_id": run_id, "release": trained.get("release"), "chain": trained.get("chain") or [trained.get("release")]}
-    models = Path(deployment.airflow_data_dir()) / "models"
-    return record_previous(models, archive, training_json, run)
-
-
 def record_release_task(language: str):
-    """The training DAG's last task: record the Common Voice release a successful run trained on, and
-    its model as the one a later warm start fine-tunes from (``models/previous/``).
+    """The training DAG's last task: record the Common Voice release a successful run trained on (its model
+    is kept for a later warm start by the keep-model step before it).
 
     It runs only when every step before it succeeded (a partial ``stop_after`` run skips it), so a
     failed run leaves the release to be scheduled again by the watcher.
@@ -140,10 +115,7 @@ def record_release_task(language: str):
         state = trained_state(_read_state(language), imported, events)
         if state is None:
             raise AirflowSkipException("this run imported no Common Voice release: nothing to record")
-        lineage = record_previous_model(context["run_id"], state["trained"], ti.xcom_pull(task_ids=task_id_of("train")),
-                                        ti.xcom_pull(task_ids=task_id_of("package")))
-        if lineage is not None:
-            state["trained"]["run_id"] = context["run_id"]
+        state["trained"]["run_id"] = context["run_id"]
         Variable.set(state_variable(language), json.dumps(state))
         LOG.info("recorded %s as the release of the last successful training", state["trained"]["release"])
         return state["trained"]

@@ -139,7 +139,7 @@ def train(root: DataRoot, params: Mapping[str, Any], transfer_dir: Optional[Path
         params = warm.warm_parameters(params)
     resume = resume_point(checkpoints, inputs, params["epochs"], steps_per_epoch(clips, params["batch_size"]),
                           finished_before=marker.read() is not None)
-    history = LossHistory(checkpoints / HISTORY)
+    history = LossHistory(checkpoints / HISTORY, planned_epochs=resume.remaining)  # its epoch lines give an ETA
     LOG.info("%d training clips in %d CSVs, %d steps per epoch; %d of %d epochs done, %d to run",
              clips, len(data.train_csvs), resume.steps_per_epoch, resume.epochs_done, resume.epochs, resume.remaining)
     if resume.remaining:

@@ -2,23 +2,24 @@
 
 Artifacts flow forward only:
 
-1. the train step writes, beside ``training.json``, the train set it trained on (``train_set.tsv``:
-   corpus, clip, speaker, transcript of every training clip; :func:`write_train_set`);
-2. the training DAG's last task, once every step succeeded, copies the package step's
-   ``checkpoint_<lang>.tar.xz`` (the best dev checkpoint), ``training.json`` and ``train_set.tsv``
-   into ``models/previous/`` with a ``lineage.json`` (:func:`record_previous`): its own folder, replaced
-   as a whole, never a file another step wrote;
+1. the train step writes the train set it trained on (``train_set.tsv``: corpus, clip, speaker,
+   transcript of every training clip; :func:`write_train_set`) and names it in ``training.json``;
+2. the keep-model step, after package, links the package step's ``checkpoint_<lang>.tar.xz`` (the
+   best dev checkpoint) and copies ``training.json`` and its train set into ``models/previous/`` with a
+   ``lineage.json`` (:func:`keep_model`): its own folder, replaced as a whole, never a file another
+   step wrote;
 3. a later run with ``warm_start=previous`` reads ``models/previous/``: the train step unpacks the
    checkpoint under ``tmp/`` and fine-tunes from it (:func:`previous_model`), and the leakage step
    checks the new dev/test sets against ``train_set.tsv``.
 
-Pure standard library: the Airflow side (``record_release``) imports it.
+Pure standard library.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import tarfile
 from dataclasses import dataclass
@@ -26,7 +27,10 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from stt_tasks.errors import BadInputError
-from stt_tasks.fsio import CompletionMarker, atomic_directory, sha256_file, write_json_atomic, write_text_atomic
+from stt_tasks.fsio import (CompletionMarker, atomic_directory, file_fingerprint, sha256_file, write_json_atomic,
+                            write_text_atomic)
+from stt_tasks.layout import DataRoot
+from stt_tasks.progress import LOG
 
 PREVIOUS = "previous"
 LINEAGE = "lineage.json"
@@ -82,23 +86,68 @@ def read_train_set(path: Path) -> List[Dict[str, str]]:
         return [dict(zip(header, line.rstrip("\n").split("\t"))) for line in handle if line.strip()]
 
 
+def keep_model(root: DataRoot, checkpoint_archive: Optional[Path], training_json: Optional[Path],
+               release_report: Optional[Path], run_id: str) -> Dict[str, Any]:
+    """The keep-model step: this run's model into ``models/previous/``, where a later ``warm_start=previous``
+    fine-tunes from it; nothing to do when it already holds this very model (a run that trained nothing new
+    keeps the lineage of the run that did)."""
+    for given, what in ((checkpoint_archive, "the package step's checkpoint archive"),
+                        (training_json, "the train step's training.json")):
+        if given is None or not given.is_file():
+            raise BadInputError("{} is missing ({}): run the train and package steps first.".format(what, given))
+    assert checkpoint_archive is not None and training_json is not None
+    folder = previous_dir(root.models)
+    inputs = {"checkpoint_archive": file_fingerprint(checkpoint_archive),
+              "training": file_fingerprint(training_json)}
+    marker = CompletionMarker(folder, ".keep-model.completed.json")
+    if marker.is_current(inputs):
+        LOG.info("%s already holds this model (%s): nothing to do", folder, marker.outputs().get("run"))
+        return dict(marker.outputs(), skipped=True)
+    run = dict(run_id=run_id, **_release_of(release_report))
+    lineage = record_previous(root.models, checkpoint_archive, training_json, run)
+    result = {"previous": str(folder), "run": run, "lineage": lineage["lineage"]}
+    marker.write(inputs, [folder / LINEAGE, folder / checkpoint_archive.name], result)
+    return dict(result, skipped=False)
+
+
+def _release_of(release_report: Optional[Path]) -> Dict[str, Any]:
+    """The Common Voice release (and its chain of deltas) the Common Voice import's report names."""
+    report = json.loads(release_report.read_text(encoding="utf-8")) if release_report and release_report.is_file() \
+        else {}
+    release = report.get("release") or {}
+    chain = [link.get("release") for link in release.get("chain") or [] if isinstance(link, dict)]
+    return {"release": release.get("release"), "chain": chain or ([release["release"]] if release.get("release")
+                                                                   else [])}
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """A hard link where the file system allows it (a checkpoint archive is large; its producer replaces it
+    by rename, never in place, so the link keeps this run's bytes), else a copy."""
+    try:
+        os.link(str(source), str(target))
+    except OSError:
+        shutil.copyfile(str(source), str(target))
+
+
 def record_previous(models: Path, checkpoint_archive: Path, training_json: Path,
                     run: Mapping[str, Any]) -> Dict[str, Any]:
-    """Copy a successful run's model into ``models/previous/`` (replacing the one before); return its lineage.
+    """Put a successful run's model into ``models/previous/`` (replacing the one before); return its lineage.
 
     ``run`` identifies the run (run id, release, chain of releases). The lineage is the warm-start
     source's lineage (from ``training.json``) followed by this run: every run and release the model
-    descends from.
+    descends from. The train set is the one ``training.json`` names.
     """
     training = json.loads(training_json.read_text(encoding="utf-8"))
-    train_set = training_json.parent / TRAIN_SET  # the train step writes it beside training.json
+    train_set = Path(training["train_set"]) if training.get("train_set") else None
+    if train_set is not None and not train_set.is_absolute():
+        train_set = training_json.parent / train_set
     ancestors = list((training.get("warm_start") or {}).get("lineage") or [])
     lineage = {"run": dict(run), "lineage": ancestors + [dict(run)]}
     with atomic_directory(previous_dir(models)) as scratch:
-        shutil.copyfile(checkpoint_archive, scratch / checkpoint_archive.name)
-        shutil.copyfile(training_json, scratch / "training.json")
-        if train_set.is_file():
-            shutil.copyfile(train_set, scratch / TRAIN_SET)
+        _link_or_copy(checkpoint_archive, scratch / checkpoint_archive.name)
+        shutil.copyfile(str(training_json), str(scratch / "training.json"))
+        if train_set is not None and train_set.is_file():
+            shutil.copyfile(str(train_set), str(scratch / TRAIN_SET))
         write_json_atomic(scratch / LINEAGE, dict(lineage, checkpoint_archive=checkpoint_archive.name))
     return lineage
 

@@ -9,7 +9,7 @@ import pytest
 from stt_tasks.parameters import PARAMETERS
 
 PIPELINE = ["leakage", "alphabet", "lm", "train", "optimize_lm", "test", "export", "transcribe", "package", "report",
-            "record_release"]
+            "keep_model", "record_release"]
 IMPORTERS = [
     "importers.common_voice",
     "importers.lingua_libre",

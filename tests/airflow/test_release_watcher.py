@@ -278,7 +278,8 @@ def test_watcher_and_training_dag_share_the_release_state(airflow_db, sources, m
                           serialize=False, session=session)
         _airflow("tasks", "test", "stt_fr_training", "record_release", run_id, env=env)
         recorded = state()
-        assert recorded["trained"] == {"release": newest, "size": (sources / newest).stat().st_size, "valid_hours": 1100.5}
+        assert recorded["trained"] == {"release": newest, "size": (sources / newest).stat().st_size, "valid_hours": 1100.5,
+                                       "run_id": run_id}
         assert "scheduled" not in recorded
         assert "last successful training" in watch() and len(_release_events()[before:]) == 2
     finally:

@@ -186,7 +186,9 @@ def test_a_step_that_takes_the_run_context_gets_it_from_the_airflow_run(dagbag):
     assert "--run-id=" + run_id in report and "--run-started=2026-12-01T09:00:05+00:00" in report
     args = build_parser().parse_args(report)
     assert args.run_id == run_id and args.run_started == "2026-12-01T09:00:05+00:00"
-    others = [t for t in dag.tasks if getattr(t, "step", None) is not None and t.task_id != "report"]
+    kept = dag.get_task("keep_model").command_for(dag.params.dump(), ti, _DagRun(started))
+    assert "--run-id=" + run_id in kept and not any(a.startswith("--run-started") for a in kept)
+    others = [t for t in dag.tasks if getattr(t, "step", None) is not None and t.task_id not in ("report", "keep_model")]
     assert others and not any(a.startswith("--run-id") for t in others
                               for a in t.command_for(dag.params.dump(), ti, _DagRun(started)))
 

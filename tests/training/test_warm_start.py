@@ -34,7 +34,8 @@ def record(root: DataRoot, train_csvs, run_id="run-1", training=None):
     checkpoints = root.checkpoints
     checkpoints.mkdir(parents=True, exist_ok=True)
     write_train_set(checkpoints / "train_set.tsv", train_csvs)
-    (checkpoints / "training.json").write_text(json.dumps(training or {"n_hidden": 64}), encoding="utf-8")
+    training = dict(training or {"n_hidden": 64}, train_set=str(checkpoints / "train_set.tsv"))
+    (checkpoints / "training.json").write_text(json.dumps(training), encoding="utf-8")
     state = checkpoints / "best_dev_checkpoint"
     state.write_text('model_checkpoint_path: "best_dev-6"\n', encoding="utf-8")
     (checkpoints / "best_dev-6.index").write_bytes(b"index")
@@ -78,3 +79,35 @@ def test_the_leakage_guard_fails_on_a_clip_the_warm_start_model_trained_on(tmp_p
     assert "1 speakers (e.g. c:s2)" in message
     assert json.loads((root.reports / "leakage.json").read_text())["warm_start"]["speakers"]["count"] == 1
     assert write_leakage_report(root)["warm_start"] is None  # warm_start none: not checked
+
+
+def test_keep_model_keeps_the_lineage_of_the_run_that_trained_it(tmp_path: Path):
+    """A second run that trained nothing new (same archive, same training.json) changes nothing."""
+    from stt_tasks.training.warm_start import keep_model
+
+    root = DataRoot(tmp_path / "data")
+    root.create()
+    checkpoints = root.checkpoints
+    (checkpoints / "train_set.tsv").write_text("corpus\tclip\tspeaker\ttranscript\n", encoding="utf-8")
+    (checkpoints / "training.json").write_text(json.dumps({"train_set": str(checkpoints / "train_set.tsv")}))
+    archive = root.root / "checkpoint_fr.tar.xz"
+    archive.write_bytes(b"an archive")
+    report = root.data / "cv-fr" / "cv-fr_report.json"
+    report.parent.mkdir()
+    report.write_text(json.dumps({"release": {"release": "cv-corpus-100.0-delta-x-fr.tar.gz", "chain": [
+        {"release": "cv-corpus-99.0-x-fr.tar.gz"}, {"release": "cv-corpus-100.0-delta-x-fr.tar.gz"}]}}))
+    first = keep_model(root, archive, checkpoints / "training.json", report, run_id="run-1")
+    assert first["skipped"] is False and first["run"]["chain"] == ["cv-corpus-99.0-x-fr.tar.gz",
+                                                                   "cv-corpus-100.0-delta-x-fr.tar.gz"]
+    kept = root.models / "previous"
+    before = {p.name: p.read_bytes() for p in kept.iterdir()}
+    again = keep_model(root, archive, checkpoints / "training.json", report, run_id="run-2")
+    assert again["skipped"] is True and again["run"]["run_id"] == "run-1"
+    assert {p.name: p.read_bytes() for p in kept.iterdir()} == before
+    # the package step replaces its archive by rename: the kept link still holds run 1's bytes
+    replacement = root.root / ".new"
+    replacement.write_bytes(b"a newer archive")
+    replacement.replace(archive)
+    assert (kept / "checkpoint_fr.tar.xz").read_bytes() == b"an archive"
+    third = keep_model(root, archive, checkpoints / "training.json", report, run_id="run-3")
+    assert third["skipped"] is False and [r["run_id"] for r in third["lineage"]] == ["run-3"]
