@@ -47,12 +47,6 @@ class NoSettings:
     """The settings of a corpus that needs none from the language pack."""
 
 
-def argument_name(option: Option) -> str:
-    """The Python name of an option (``--sha256`` -> ``sha256``), as argparse and ``run`` use it."""
-    long_flags = [flag for flag in option.flags if flag.startswith("--")]
-    return (long_flags or list(option.flags))[0].lstrip("-").replace("-", "_")
-
-
 def parse_settings(kind: Type[Settings], values: Mapping[str, object], where: str) -> Settings:
     """The language pack's ``values`` for a corpus as its typed settings dataclass ``kind``.
 
@@ -141,7 +135,7 @@ class CorpusSpec(Generic[Settings]):
     @property
     def argument_names(self) -> Tuple[str, ...]:
         """Every keyword ``prepare`` takes: the run parameters, then the options' Python names."""
-        return self.parameters + tuple(argument_name(option) for option in self.options)
+        return self.parameters + tuple(option.dest for option in self.options)
 
     def offered_by(self, pack: LanguagePack) -> bool:
         """True when the language pack has this corpus: it has an entry in its ``corpus_parameters``,

@@ -16,7 +16,6 @@ import pytest
 from stt_tasks.cli import main
 from stt_tasks.errors import EXIT_OK, BadInputError
 from stt_tasks.importers import m_ailabs
-from stt_tasks.importers.corpus import argument_name
 from stt_tasks.importers.registry import EXTRA_MODULES_ENV, corpora, listing
 from stt_tasks.languages import LanguagePack
 from stt_tasks.layout import DataRoot
@@ -71,7 +70,7 @@ def test_the_original_corpora_in_order_with_their_declarations() -> None:
         assert ("--mirror" in [o.flags[0] for o in spec.options]) == spec.downloadable
     cv = found["common-voice"]
     assert cv.parameters == ("english_compatible", "duplicate_sentence_count")
-    assert [argument_name(o) for o in cv.options] == ["release", "sha256", "strict", "workers"]
+    assert [o.dest for o in cv.options] == ["release", "sha256", "strict", "workers"]
 
 
 @pytest.mark.parametrize("name", ORIGINAL)
