@@ -169,8 +169,14 @@ def request(method: str, path: str, token: Optional[str] = None, body: Optional[
     if token:
         headers["Authorization"] = "Bearer " + token
     req = urllib.request.Request(API + path, data=data, method=method, headers=headers)
-    with urllib.request.urlopen(req, timeout=30) as response:
-        return json.loads(response.read().decode() or "null")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return json.loads(response.read().decode() or "null")
+    except urllib.error.HTTPError as error:
+        if error.code in (400, 422):  # a refused request: the API says which field and why
+            raise RuntimeError("{} {} refused ({}): {}".format(method, path, error.code,
+                                                               error.read().decode(errors="replace")[:2000])) from None
+        raise
 
 
 def wait_for_api(timeout: float = 300) -> None:
@@ -295,7 +301,7 @@ def main() -> int:
         token = admin_token(compose, env)
         set_paused(token, WATCHER_DAG_ID, True)  # already paused, unless an earlier demo's database says otherwise
         set_paused(token, DAG_ID, False)
-        conf = dict(DEMO_CONF, stop_after=os.environ.get("DEMO_STOP_AFTER", ""))
+        conf = dict(DEMO_CONF, stop_after=os.environ.get("DEMO_STOP_AFTER") or None)
         run = request("POST", "/api/v2/dags/{}/dagRuns".format(DAG_ID), token, {"logical_date": None, "conf": conf})
         run_id = run["dag_run_id"]
         log("triggered {} ({}), stop_after={!r}".format(DAG_ID, run_id, conf["stop_after"]))
