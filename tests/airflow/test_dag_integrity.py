@@ -165,3 +165,45 @@ def test_watcher_emits_the_training_dags_asset(dagbag):
     outlets = watcher.get_task("check_release").outlets
     assert [a.uri for a in outlets] == ["stt://fr/common-voice/release"]
     assert "stt://fr/common-voice/release" in str(training.timetable.asset_condition)
+
+
+def test_a_corpus_and_a_parameter_added_to_the_tables_reach_the_dag(tmp_path, monkeypatch):
+    """One corpus module (named in STT_CORPUS_MODULES) and one Parameter with its name in a step's table
+    entry: the DAG gets the importer task, the corpora choice, the Param and the step's option; nothing
+    else is edited."""
+    import dataclasses
+    import textwrap
+
+    from stt_pipeline.training_dag import build_training_dag
+    from stt_tasks import steps
+    from stt_tasks.importers.registry import EXTRA_MODULES_ENV
+    from stt_tasks.parameters import Parameter, _positive_int
+    from tests.importers.test_registry import TINY_CORPUS
+
+    package = tmp_path / "site_corpora"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "tiny.py").write_text(textwrap.dedent(TINY_CORPUS))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv(EXTRA_MODULES_ENV, "site_corpora.tiny")
+    patience = Parameter("es_patience", "ES_PATIENCE", "25", _positive_int, "epochs without improvement before the "
+                         "early stop", {"type": "integer", "exclusiveMinimum": 0}, coqui=("es_epochs",))
+    monkeypatch.setitem(PARAMETERS, "es_patience", patience)
+    monkeypatch.setattr(steps, "AFTER_IMPORT", tuple(
+        dataclasses.replace(spec, parameters=spec.parameters + ("es_patience",)) if spec.name == "train" else spec
+        for spec in steps.AFTER_IMPORT))
+
+    dag = build_training_dag("fr")
+    tiny = dag.get_task("importers.tiny")
+    assert tiny.upstream_task_ids == {"preflight"} and tiny.downstream_task_ids == {"leakage"}
+    assert tiny.run_kind({"download": True}) == "download"  # it declares itself downloadable
+    corpora = dag.params.get_param("corpora")
+    assert "tiny" in corpora.schema["items"]["enum"] and "tiny" in corpora.value
+    assert dag.params.get_param("es_patience").value == 25 and "(original ES_PATIENCE)" in \
+        dag.params.get_param("es_patience").description
+    assert "--es-patience=7" in dag.get_task("train").command_for(dict(dag.params.dump(), es_patience=7), _NoResults())
+
+
+class _NoResults:
+    def xcom_pull(self, task_ids):
+        return None
