@@ -6,7 +6,7 @@ inputs or options. Each entry's function receives a :class:`~stt_tasks.stepspec.
 domain code (imported on demand, so the CLI stays light).
 
     preflight -> importers (parallel) -> leakage -> alphabet -> lm -> train -> optimize-lm -> test ->
-    export -> transcribe -> package -> report
+    export -> transcribe -> package -> report -> keep-model
 """
 
 from __future__ import annotations

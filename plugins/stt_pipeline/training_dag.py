@@ -1,7 +1,7 @@
 """The training DAG of one language pack: the pipeline as a picture, wiring only.
 
 preflight -> importers (parallel) -> leakage -> alphabet -> lm -> train -> optimize_lm -> test ->
-export -> transcribe -> package -> report -> record_release (decoder tuning on dev comes before test,
+export -> transcribe -> package -> report -> keep_model -> record_release (decoder tuning on dev comes before test,
 so that the test set is only ever used to report). Every task is a row of the step table
 (``stt_tasks.steps``) run in a container (SttStepOperator); artifact paths travel through XCom; run
 parameters are validated with JSON Schema when a run is triggered; the last task tells the release
