@@ -205,7 +205,7 @@ def _import_corpus(corpus: CorpusSpec) -> Any:
 _DECODER = ("batch_size", "beam_width", "lm_alpha", "lm_beta")
 _TRAINING = ("batch_size", "epochs", "learning_rate", "dropout", "n_hidden", "early_stop", "amp", "train_cudnn",
              "enable_augments", "augmentation_arguments", "cache_for_epochs", "feature_cache", "skip_batch_test",
-             "log_level", "transfer_checkpoint", "warm_start", "warm_start_epochs", "warm_start_learning_rate")
+             "log_level", "transfer_checkpoint", "warm_start", "warm_start_epochs", "warm_start_learning_rate", "gpus")
 
 PREFLIGHT = StepSpec(
     "preflight", "create and check the data root, disk space and GPU", _preflight,
@@ -240,11 +240,12 @@ AFTER_IMPORT: Tuple[StepSpec, ...] = (
              parameters=_TRAINING, inputs=(ALPHABET,), outputs=("training",), kind=TRAINING),
     # tunes lm_alpha/lm_beta on the dev sets (never on test) into its own scorer package
     StepSpec("optimize-lm", "tune lm_alpha/lm_beta on the dev sets (LM_EVALUATE_RANGE) into lm/tuned/kenlm.scorer",
-             _optimize_lm, parameters=("lm_evaluate_range", "batch_size", "beam_width"),
+             _optimize_lm, parameters=("lm_evaluate_range", "batch_size", "beam_width", "gpus"),
              inputs=(ALPHABET, LM_SCORER), outputs=("scorer", "tuning"), kind=TRAINING, runs_if="lm_evaluate_range"),
     # after the decoder tuning, so that test reports on test with the tuned alpha/beta
     StepSpec("test", "WER/CER of the best checkpoint on every *test.csv (and the dev clips)", _test,
-             parameters=_DECODER, inputs=(ALPHABET, SCORER), outputs=("summary", "test_output"), kind=TRAINING,
+             parameters=_DECODER + ("gpus",), inputs=(ALPHABET, SCORER), outputs=("summary", "test_output"),
+             kind=TRAINING,
              trigger_rule="none_failed"),
     StepSpec(
         "export", "export the best checkpoint to TFLite, metadata and the model zip", _export,

@@ -165,3 +165,48 @@ def test_watcher_emits_the_training_dags_asset(dagbag):
     outlets = watcher.get_task("check_release").outlets
     assert [a.uri for a in outlets] == ["stt://fr/common-voice/release"]
     assert "stt://fr/common-voice/release" in str(training.timetable.asset_condition)
+
+
+_QUEUES = """
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1])
+tasks = bag.dags["stt_fr_training"].tasks if "stt_fr_training" in bag.dags else []
+print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()},
+                  "tasks": {t.task_id: [t.queue, t.executor] for t in tasks}}))
+"""
+
+
+def parsed_queues(airflow_db, **settings: str) -> dict:
+    """The training DAG's tasks' (queue, executor), parsed in a fresh process with these settings."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.airflow.conftest import REPO
+
+    env = {name: value for name, value in os.environ.items() if name != "STT_GPU_QUEUE"}
+    env.update(settings)
+    done = subprocess.run([sys.executable, "-c", _QUEUES, str(REPO / "dags")], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, check=True)
+    parsed = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    assert parsed["errors"] == {}, parsed["errors"]
+    return parsed["tasks"]
+
+
+TRAINING_TASKS = {"train", "optimize_lm", "test"}
+
+
+def test_without_a_gpu_queue_every_task_is_on_the_default_queue_and_executor(airflow_db):
+    tasks = parsed_queues(airflow_db)
+    assert TRAINING_TASKS <= set(tasks)
+    assert {tuple(value) for value in tasks.values()} == {("default", None)}
+
+
+def test_with_a_gpu_queue_the_training_steps_go_to_the_edge_executor(airflow_db):
+    tasks = parsed_queues(airflow_db, STT_GPU_QUEUE="gpu",
+                          AIRFLOW__CORE__EXECUTOR="LocalExecutor,airflow.providers.edge3.executors.EdgeExecutor")
+    on_gpu = {task for task, (queue, executor) in tasks.items() if (queue, executor) == ("gpu", "EdgeExecutor")}
+    assert on_gpu == TRAINING_TASKS
+    assert all(tuple(tasks[task]) == ("default", None) for task in set(tasks) - TRAINING_TASKS)
