@@ -71,6 +71,12 @@ RUN_ID = Option(("--run-id",), "the Airflow run this step belongs to (the report
                 "the kept model records it; default manual)", default="manual")
 RUN_STARTED = Option(("--run-started",), "when the run started (ISO 8601; the operator passes it)")
 
+# What the preflight on the Airflow host found (the operator passes them from its result).
+DATA_ROOT_TOKEN = Option(("--data-root-token",), "the token preflight wrote in the data root (its result's "
+                         "data_root_token)", default="")
+TOKEN_WRITTEN_IN = Option(("--token-written-in",), "where that preflight ran: its data root and host (its result's "
+                          "token_written_in)", default="the Airflow host")
+
 _WORKERS = Option(("--workers",), "processes (default: every core)", type=int)
 
 
@@ -90,6 +96,12 @@ def _preflight(call: StepCall) -> Dict[str, Any]:
 
         result.update(preflight_smoke_train(call.root.tmp / "smoke-train", epochs=call.options["smoke_epochs"]))
     return result
+
+
+def _gpu_preflight(call: StepCall) -> Dict[str, Any]:
+    from stt_tasks.preflight import check_data_root_token
+
+    return check_data_root_token(call.root, call.options["data_root_token"], call.options["token_written_in"])
 
 
 def _leakage(call: StepCall) -> Dict[str, Any]:
@@ -236,6 +248,10 @@ AFTER_IMPORT: Tuple[StepSpec, ...] = (
             _WORKERS,
         ),
         inputs=(ALPHABET,), outputs=("scorer",), downloads_with="download"),
+    # on the host of the training steps (a GPU worker): fails in seconds when it sees another data root
+    StepSpec("gpu-preflight", "check that the training steps' host sees the data root preflight wrote its token in",
+             _gpu_preflight, options=(DATA_ROOT_TOKEN, TOKEN_WRITTEN_IN),
+             run_context=("data_root_token", "token_written_in"), outputs=("data_root",), kind=TRAINING),
     StepSpec("train", "train (or resume) the acoustic model on every *train.csv/*dev.csv", _train,
              parameters=_TRAINING, inputs=(ALPHABET,), outputs=("training",), kind=TRAINING),
     # tunes lm_alpha/lm_beta on the dev sets (never on test) into its own scorer package

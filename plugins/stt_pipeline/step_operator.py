@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import socket
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -129,11 +130,20 @@ def plan_container(kind: str, binds: Sequence[Tuple[str, str]] = (), gpus: Optio
     return plan
 
 
-def run_context(ti: Any, dag_run: Any = None) -> Dict[str, Optional[str]]:
-    """The run's context a step may take (``StepSpec.run_context``): its id and when it started (ISO 8601)."""
+#: What the preflight on the Airflow host found that a step may take as run context (gpu-preflight).
+PREFLIGHT_CONTEXT = ("data_root_token", "token_written_in")
+
+
+def run_context(ti: Any, dag_run: Any = None, names: Sequence[str] = ()) -> Dict[str, Optional[str]]:
+    """The run's context a step may take (``StepSpec.run_context``): its id and when it started (ISO 8601),
+    and for ``names`` of :data:`PREFLIGHT_CONTEXT` the preflight task's result (the data root's token)."""
     started = getattr(dag_run, "start_date", None)
-    return {"run_id": getattr(ti, "run_id", None),
-            "run_started": started.isoformat() if hasattr(started, "isoformat") else None}
+    context = {"run_id": getattr(ti, "run_id", None),
+               "run_started": started.isoformat() if hasattr(started, "isoformat") else None}
+    if any(name in PREFLIGHT_CONTEXT for name in names):
+        found = ti.xcom_pull(task_ids=task_id_of("preflight"))
+        context.update({name: str(found[name]) for name in PREFLIGHT_CONTEXT if isinstance(found, dict) and found.get(name)})
+    return context
 
 
 class SttStepOperator(DockerOperator):
@@ -183,7 +193,7 @@ class SttStepOperator(DockerOperator):
         """The step's argv for this run: its run context, its parameters, and its inputs from the upstream
         results (XCom)."""
         results = {name: ti.xcom_pull(task_ids=task_id_of(name)) for name in producers(self.step)}
-        return command_line(self.step, self.language, params, results, run_context(ti, dag_run))
+        return command_line(self.step, self.language, params, results, run_context(ti, dag_run, self.step.run_context))
 
     def run_kind(self, params: Mapping[str, Any]) -> str:
         """The kind this run's container is planned as: ``download`` when the step downloads."""
@@ -213,6 +223,9 @@ class SttStepOperator(DockerOperator):
             self.auto_remove = deployment.auto_remove()
         except ValueError as error:
             raise AirflowFailException(str(error)) from error
+        # where the step runs, for messages that name the data root on both hosts (gpu-preflight)
+        self.environment = dict(self.environment or {}, STT_HOST_DATA_DIR=plan.mounts[0]["Source"],
+                                STT_TASK_HOST=socket.gethostname())
         self.container_name = container_name(ti.dag_id, ti.task_id, ti.run_id, ti.try_number)
         self.labels = container_labels(ti.dag_id, ti.task_id, ti.run_id, ti.try_number)
         self.remove_earlier_tries()

@@ -8,7 +8,7 @@ import pytest
 
 from stt_tasks.parameters import PARAMETERS
 
-PIPELINE = ["leakage", "alphabet", "lm", "train", "optimize_lm", "test", "export", "transcribe", "package", "report",
+PIPELINE = ["leakage", "alphabet", "lm", "gpu_preflight", "train", "optimize_lm", "test", "export", "transcribe", "package", "report",
             "keep_model", "record_release"]
 IMPORTERS = [
     "importers.common_voice",
@@ -195,7 +195,7 @@ def parsed_queues(airflow_db, **settings: str) -> dict:
     return parsed["tasks"]
 
 
-TRAINING_TASKS = {"train", "optimize_lm", "test"}
+TRAINING_TASKS = {"gpu_preflight", "train", "optimize_lm", "test"}  # the data root check runs where they run
 
 
 def test_without_a_gpu_queue_every_task_is_on_the_default_queue_and_executor(airflow_db):

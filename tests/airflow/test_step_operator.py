@@ -384,3 +384,20 @@ def test_exit_status_decides_between_failing_at_once_and_retrying(status, fails_
 
 def test_other_exit_statuses_are_plain_failures_retried_as_they_are():
     assert exit_failure(1, "train") is None and exit_failure(None, "train") is None
+
+
+def test_gpu_preflight_gets_the_token_from_the_preflight_result(dagbag):
+    """The check on the training host compares its data root with what preflight on the Airflow host found."""
+    task = dagbag.dags["stt_fr_training"].get_task("gpu_preflight")
+
+    class TaskInstance:
+        run_id = "manual__1"
+
+        @staticmethod
+        def xcom_pull(task_ids):
+            assert task_ids == "preflight"
+            return {"data_root_token": "0f3a", "token_written_in": "/srv/stt-data on airflow-box", "gpus": []}
+
+    argv = task.command_for({}, TaskInstance())
+    assert argv[:1] == ["gpu-preflight"]
+    assert "--data-root-token=0f3a" in argv and "--token-written-in=/srv/stt-data on airflow-box" in argv
