@@ -3,8 +3,10 @@
 Run before a long job so that a full disk or a missing GPU fails in seconds, not after a day of
 importing. With GPU steps on another host (an Edge worker), both hosts must see the same data root:
 preflight leaves a token in it (written once, kept), and :func:`check_data_root_token`, run on the GPU
-host before its first task, must read the same token there. The disk estimate follows the original image's rule of thumb: 16 kHz 16-bit WAV takes
-about 115 MB per hour, on top of the source archives and their extracted copy.
+host before its first task, must read the same token there.
+
+The disk estimate follows the original image's rule of thumb: 16 kHz 16-bit WAV takes about 115 MB
+per hour, on top of the source archives and their extracted copy.
 """
 
 from __future__ import annotations

@@ -142,7 +142,8 @@ def run_context(ti: Any, dag_run: Any = None, names: Sequence[str] = ()) -> Dict
                "run_started": started.isoformat() if hasattr(started, "isoformat") else None}
     if any(name in PREFLIGHT_CONTEXT for name in names):
         found = ti.xcom_pull(task_ids=task_id_of("preflight"))
-        context.update({name: str(found[name]) for name in PREFLIGHT_CONTEXT if isinstance(found, dict) and found.get(name)})
+        if isinstance(found, dict):
+            context.update({name: str(found[name]) for name in PREFLIGHT_CONTEXT if found.get(name)})
     return context
 
 

@@ -8,8 +8,8 @@ import pytest
 
 from stt_tasks.parameters import PARAMETERS
 
-PIPELINE = ["leakage", "alphabet", "lm", "gpu_preflight", "train", "optimize_lm", "test", "export", "transcribe", "package", "report",
-            "keep_model", "record_release"]
+PIPELINE = ["leakage", "alphabet", "lm", "gpu_preflight", "train", "optimize_lm", "test", "export", "transcribe",
+            "package", "report", "keep_model", "record_release"]
 IMPORTERS = [
     "importers.common_voice",
     "importers.lingua_libre",

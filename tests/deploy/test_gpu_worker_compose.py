@@ -55,7 +55,8 @@ def test_the_worker_pulls_the_gpu_queue_from_the_api_server(services):
 def test_the_engine_is_reached_only_through_the_proxy_and_nothing_publishes_a_port(services):
     for name, service in services.items():
         assert not service.get("ports"), name
-        sockets = [v for v in service.get("volumes", []) if "docker.sock" in str(v) and "stt-docker-proxy" not in str(v)]
+        sockets = [volume for volume in service.get("volumes", [])
+                   if "docker.sock" in str(volume) and "stt-docker-proxy" not in str(volume)]
         assert bool(sockets) == (name == "docker-proxy"), name
     assert services["docker-proxy"]["network_mode"] == "none"
     assert services["gpu-worker"]["environment"]["STT_DOCKER_URL"] == "unix:///run/stt-docker-proxy/docker.sock"
