@@ -185,6 +185,10 @@ def model_card(pack: LanguagePack, root: DataRoot, params: Mapping[str, Any],
             train.get("epochs"), train.get("global_step"), Path(str(train.get("best_dev_checkpoint"))).name,
             train.get("n_hidden"),
             ", fine-tuned from `{}`".format(train["transfer"]["checkpoint_dir"]) if train.get("transfer") else "")]
+        if train.get("effective_batch_size"):  # one tower per GPU: each step trains on batch_size x GPUs clips
+            towers = len(train.get("gpus") or [])
+            lines += ["", "Effective batch: {} clips per step ({}).".format(
+                train["effective_batch_size"], "{} GPUs".format(towers) if towers else "on the CPU")]
         lines += lineage_lines(train)
     lines += ["", "Software: " + ", ".join("{} {}".format(k, v) for k, v in sorted(software_versions().items())) + ".",
               "", built_with(train)]

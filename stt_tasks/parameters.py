@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
+from stt_tasks.gpus import ALL as ALL_GPUS, PATTERN as GPUS_PATTERN, parse_gpus
 from stt_tasks.training.augmentation import ORIGINAL_SPECS, SPECS_PATTERN, parse_specs
 
 
@@ -307,6 +308,15 @@ PARAMETERS: Dict[str, Parameter] = {
             "learning rate of a warm-started training (instead of LEARNING_RATE: a fine-tuning)",
             {"type": "number", "exclusiveMinimum": 0}, coqui=("learning_rate",), derived=True,
             note="train step, with warm_start=previous"),
+        # The effective batch (batch_size x GPUs) is recorded in training.json; which GPUs a host lends a run
+        # changes how long it takes, not what it decides to train: markers leave it out.
+        Parameter(
+            "gpus", "", ALL_GPUS, parse_gpus,
+            "GPUs of the training steps' container: all, a count (2) or device ids (0,2; device=1 for one); "
+            "coqui trains one tower per GPU, so the effective batch is batch_size x GPUs. Anything but all "
+            "needs STT_GPU_ENABLED",
+            {"type": "string", "pattern": GPUS_PATTERN}, changes_output=False,
+            note="train, optimize-lm and test steps: the step operator's NVIDIA device request"),
         Parameter(
             "lm_texts", "", "", _paths,
             "extra LM text files (.xz, .gz, .bz2 or plain), relative to the data root (e.g. sources/my_text.txt.xz)",

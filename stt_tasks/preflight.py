@@ -1,19 +1,27 @@
 """Preflight: the data root tree exists and is writable, the disk is large enough, a GPU is seen.
 
 Run before a long job so that a full disk or a missing GPU fails in seconds, not after a day of
-importing. The disk estimate follows the original image's rule of thumb: 16 kHz 16-bit WAV takes
-about 115 MB per hour, on top of the source archives and their extracted copy.
+importing. With GPU steps on another host (an Edge worker), both hosts must see the same data root:
+preflight leaves a token in it (written once, kept), and :func:`check_data_root_token`, run on the GPU
+host before its first task, must read the same token there.
+
+The disk estimate follows the original image's rule of thumb: 16 kHz 16-bit WAV takes about 115 MB
+per hour, on top of the source archives and their extracted copy.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import socket
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from stt_tasks.errors import BadInputError
+from stt_tasks.fsio import write_json_atomic
 from stt_tasks.layout import DataRoot
 from stt_tasks.progress import LOG
 
@@ -44,6 +52,48 @@ def visible_gpus() -> List[str]:
     if listed.returncode != 0:
         return []
     return [line.strip() for line in listed.stdout.decode("utf-8", "replace").splitlines() if line.strip()]
+
+
+#: The data root's identity, at its top: written by the first preflight, never rewritten.
+TOKEN_FILE = ".data-root-token.json"
+
+
+def where(root: DataRoot) -> str:
+    """The data root as a person finds it: the host's folder (the operator passes it) and the host."""
+    host_dir = os.environ.get("STT_HOST_DATA_DIR") or str(root.root)
+    host = os.environ.get("STT_TASK_HOST") or socket.gethostname()
+    return "{} on {}".format(host_dir, host)
+
+
+def data_root_token(root: DataRoot) -> str:
+    """The data root's token, written with where it was written when absent (a re-run changes no byte)."""
+    path = root.root / TOKEN_FILE
+    if not path.is_file():
+        write_json_atomic(path, {"token": uuid.uuid4().hex, "written_in": where(root)})
+    return str(json.loads(path.read_text(encoding="utf-8"))["token"])
+
+
+def check_data_root_token(root: DataRoot, expected: str, written_in: str) -> Dict[str, Any]:
+    """Fail unless this host's data root holds the token preflight wrote on the Airflow host.
+
+    ``written_in`` is where that preflight ran (its result); the message names both data roots.
+    """
+    if not expected:
+        raise BadInputError("no data root token given: pass --data-root-token, the data_root_token of the result of "
+                            "preflight on the Airflow host (the DAG passes it)")
+    path = root.root / TOKEN_FILE
+    try:
+        found: Optional[str] = str(json.loads(path.read_text(encoding="utf-8"))["token"])
+    except (OSError, ValueError, KeyError, TypeError):
+        found = None
+    if found != expected:
+        raise BadInputError(
+            "the data root here ({}) is not the one preflight wrote its token in ({}): {} {}. Mount the same "
+            "folder (for example the same NFS export) at the same path on both hosts (STT_DATA_DIR of the "
+            "stack and of the GPU worker).".format(
+                where(root), written_in, path, "holds another token" if path.is_file() else "is missing"))
+    LOG.info("data root %s holds the token of %s: the same data root", where(root), written_in)
+    return {"data_root": str(root.root), "data_root_token": found, "checked_in": where(root)}
 
 
 def source_bytes(sources: Path) -> int:
@@ -99,4 +149,6 @@ def preflight(data_root: DataRoot, expected_hours: Optional[float] = None, requi
         "needed_bytes": needed,
         "expected_hours": round(hours, 2),
         "gpus": gpus,
+        "data_root_token": data_root_token(data_root),
+        "token_written_in": where(data_root),
     }

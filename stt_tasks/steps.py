@@ -71,6 +71,12 @@ RUN_ID = Option(("--run-id",), "the Airflow run this step belongs to (the report
                 "the kept model records it; default manual)", default="manual")
 RUN_STARTED = Option(("--run-started",), "when the run started (ISO 8601; the operator passes it)")
 
+# What the preflight on the Airflow host found (the operator passes them from its result).
+DATA_ROOT_TOKEN = Option(("--data-root-token",), "the token preflight wrote in the data root (its result's "
+                         "data_root_token)", default="")
+TOKEN_WRITTEN_IN = Option(("--token-written-in",), "where that preflight ran: its data root and host (its result's "
+                          "token_written_in)", default="the Airflow host")
+
 _WORKERS = Option(("--workers",), "processes (default: every core)", type=int)
 
 
@@ -90,6 +96,12 @@ def _preflight(call: StepCall) -> Dict[str, Any]:
 
         result.update(preflight_smoke_train(call.root.tmp / "smoke-train", epochs=call.options["smoke_epochs"]))
     return result
+
+
+def _gpu_preflight(call: StepCall) -> Dict[str, Any]:
+    from stt_tasks.preflight import check_data_root_token
+
+    return check_data_root_token(call.root, call.options["data_root_token"], call.options["token_written_in"])
 
 
 def _leakage(call: StepCall) -> Dict[str, Any]:
@@ -205,7 +217,7 @@ def _import_corpus(corpus: CorpusSpec) -> Any:
 _DECODER = ("batch_size", "beam_width", "lm_alpha", "lm_beta")
 _TRAINING = ("batch_size", "epochs", "learning_rate", "dropout", "n_hidden", "early_stop", "amp", "train_cudnn",
              "enable_augments", "augmentation_arguments", "cache_for_epochs", "feature_cache", "skip_batch_test",
-             "log_level", "transfer_checkpoint", "warm_start", "warm_start_epochs", "warm_start_learning_rate")
+             "log_level", "transfer_checkpoint", "warm_start", "warm_start_epochs", "warm_start_learning_rate", "gpus")
 
 PREFLIGHT = StepSpec(
     "preflight", "create and check the data root, disk space and GPU", _preflight,
@@ -236,15 +248,20 @@ AFTER_IMPORT: Tuple[StepSpec, ...] = (
             _WORKERS,
         ),
         inputs=(ALPHABET,), outputs=("scorer",), downloads_with="download"),
+    # on the host of the training steps (a GPU worker): fails in seconds when it sees another data root
+    StepSpec("gpu-preflight", "check that the training steps' host sees the data root preflight wrote its token in",
+             _gpu_preflight, options=(DATA_ROOT_TOKEN, TOKEN_WRITTEN_IN),
+             run_context=("data_root_token", "token_written_in"), outputs=("data_root",), kind=TRAINING),
     StepSpec("train", "train (or resume) the acoustic model on every *train.csv/*dev.csv", _train,
              parameters=_TRAINING, inputs=(ALPHABET,), outputs=("training",), kind=TRAINING),
     # tunes lm_alpha/lm_beta on the dev sets (never on test) into its own scorer package
     StepSpec("optimize-lm", "tune lm_alpha/lm_beta on the dev sets (LM_EVALUATE_RANGE) into lm/tuned/kenlm.scorer",
-             _optimize_lm, parameters=("lm_evaluate_range", "batch_size", "beam_width"),
+             _optimize_lm, parameters=("lm_evaluate_range", "batch_size", "beam_width", "gpus"),
              inputs=(ALPHABET, LM_SCORER), outputs=("scorer", "tuning"), kind=TRAINING, runs_if="lm_evaluate_range"),
     # after the decoder tuning, so that test reports on test with the tuned alpha/beta
     StepSpec("test", "WER/CER of the best checkpoint on every *test.csv (and the dev clips)", _test,
-             parameters=_DECODER, inputs=(ALPHABET, SCORER), outputs=("summary", "test_output"), kind=TRAINING,
+             parameters=_DECODER + ("gpus",), inputs=(ALPHABET, SCORER), outputs=("summary", "test_output"),
+             kind=TRAINING,
              trigger_rule="none_failed"),
     StepSpec(
         "export", "export the best checkpoint to TFLite, metadata and the model zip", _export,

@@ -56,6 +56,7 @@ def test_parameter_defaults_are_the_original_image_ones(step):
         "transfer_checkpoint": None,
         "lm_texts": [],
         "lm_memory": "85%",
+        "gpus": "all",
     }
 
 
@@ -93,6 +94,7 @@ OTHER_VALUES = {
     "duplicate_sentence_count": ("4", 4), "download": ("1", True), "transfer_checkpoint": ("/ckpt", "/ckpt"),
     "lm_texts": ("sources/a.txt", ["sources/a.txt"]), "lm_memory": ("2G", "2G"),
     "warm_start": ("previous", "previous"), "warm_start_epochs": ("4", 4), "warm_start_learning_rate": ("0.0002", 0.0002),
+    "gpus": ("device=0,2", "0,2"),
 }
 
 

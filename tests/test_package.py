@@ -197,3 +197,15 @@ def test_a_tuning_left_by_an_earlier_run_is_not_this_models(tmp_path, fr_pack):
     assert "Decoder tuned" not in (root.root / "model_card_fr.md").read_text()
     package(root, fr_pack, {}, tuning=root.tuning)
     assert "Decoder tuned on the dev sets (7 trials)" in (root.root / "model_card_fr.md").read_text()
+
+
+def test_model_card_tells_the_effective_batch(tmp_path, fr_pack):
+    root = DataRoot(tmp_path / "data")
+    root.create()
+    training = {"parameters": {"batch_size": 32, "gpus": "0,2"}, "epochs": 1, "global_step": 6,
+                "best_dev_checkpoint": "b/best_dev-6", "n_hidden": 200, "gpus": ["GPU 0: A", "GPU 2: B"],
+                "effective_batch_size": 64}
+    card = model_card(fr_pack, root, {}, {}, training=training)
+    assert "Effective batch: 64 clips per step (2 GPUs)." in card and "| gpus | 0,2 |" in card
+    training.update(gpus=[], effective_batch_size=32)
+    assert "Effective batch: 32 clips per step (on the CPU)." in model_card(fr_pack, root, {}, {}, training=training)

@@ -96,3 +96,40 @@ def test_disk_check_compares_the_estimate_with_the_free_space(tmp_path, step):
 def test_require_gpu_without_gpu(tmp_path, step):
     run = step("preflight", "--data-root", str(tmp_path), "--require-gpu", env={"PATH": NO_NVIDIA_PATH})
     assert run.returncode == EXIT_BAD_INPUT and "NVIDIA runtime" in run.stderr
+
+
+def test_the_training_host_finds_the_token_preflight_wrote_in_the_same_data_root(tmp_path, step):
+    airflow_host = {"STT_HOST_DATA_DIR": "/srv/stt-data", "STT_TASK_HOST": "airflow-box", "PATH": NO_NVIDIA_PATH}
+    first = step("preflight", "--data-root", str(tmp_path / "root"), env=airflow_host)
+    assert first.returncode == 0, first.stderr
+    token_file = tmp_path / "root" / ".data-root-token.json"
+    written = token_file.read_bytes()
+    again = step("preflight", "--data-root", str(tmp_path / "root"), env=airflow_host)
+    assert again.result["data_root_token"] == first.result["data_root_token"]
+    assert token_file.read_bytes() == written  # written once: a re-run changes no byte
+    assert first.result["token_written_in"] == "/srv/stt-data on airflow-box"
+
+    checked = step("gpu-preflight", "--data-root", str(tmp_path / "root"),
+                   "--data-root-token=" + first.result["data_root_token"],
+                   "--token-written-in=" + first.result["token_written_in"],
+                   env={"STT_HOST_DATA_DIR": "/srv/stt-data", "STT_TASK_HOST": "gpu-box"})
+    assert checked.returncode == 0, checked.stderr
+    assert checked.result["checked_in"] == "/srv/stt-data on gpu-box"
+
+
+def test_a_training_host_with_another_data_root_fails_naming_both(tmp_path, step):
+    first = step("preflight", "--data-root", str(tmp_path / "root"),
+                 env={"STT_HOST_DATA_DIR": "/srv/stt-data", "STT_TASK_HOST": "airflow-box", "PATH": NO_NVIDIA_PATH})
+    (tmp_path / "elsewhere").mkdir()
+    for other in ("elsewhere", None):
+        if other is None:  # the same path, but another folder: it holds a token of its own
+            (tmp_path / "elsewhere" / ".data-root-token.json").write_text('{"token": "0123"}')
+        run = step("gpu-preflight", "--data-root", str(tmp_path / "elsewhere"),
+                   "--data-root-token=" + first.result["data_root_token"],
+                   "--token-written-in=" + first.result["token_written_in"],
+                   env={"STT_HOST_DATA_DIR": "/data/stt", "STT_TASK_HOST": "gpu-box"})
+        assert run.returncode == EXIT_BAD_INPUT
+        message = run.stderr.strip().splitlines()[-1]
+        assert "/data/stt on gpu-box" in message and "/srv/stt-data on airflow-box" in message, message
+        assert ("holds another token" if other is None else "is missing") in message
+        assert "Traceback" not in run.stderr

@@ -163,13 +163,33 @@ local ULIMIT = fields({
   Soft = function(v) if not is_integer(v) then return "must be a number" end end,
   Hard = function(v) if not is_integer(v) then return "must be a number" end end,
 })
-local DEVICE_REQUEST = fields({  -- NVIDIA's "all GPUs", as plan_container asks
+-- NVIDIA GPUs as plan_container asks for the gpus run parameter: all (Count -1), a count (Count n),
+-- or device ids (Count 0 and GPU indices); device_request_refusal checks the combination.
+local DEVICE_REQUEST = fields({
   Driver = function(v) if not is_zero(v) and v ~= "nvidia" then return "must be empty or nvidia" end end,
-  Count = equals(-1), DeviceIDs = zero, Options = zero,
+  Count = function(v) if not (is_integer(v) and v >= -1) then return "must be -1 (all GPUs) or a count" end end,
+  DeviceIDs = function(v)
+    if is_zero(v) then return end
+    if not is_list(v) then return "must be a list of GPU indices" end
+    for _, id in ipairs(v) do
+      if type(id) ~= "string" or not id:match("^%d+$") then return 'must be GPU indices ("0", "2")' end
+    end
+  end,
+  Options = zero,
   Capabilities = function(v)
     if not (is_list(v) and #v == 1 and is_list(v[1]) and #v[1] == 1 and v[1][1] == "gpu") then return 'must be [["gpu"]]' end
   end,
 })
+
+-- One request naming GPUs one way: all, a count, or ids (never both a count and ids, never none).
+local function device_request_refusal(requests)
+  if is_zero(requests) then return end
+  if #requests ~= 1 then return "HostConfig.DeviceRequests must be one request" end
+  local request = requests[1]
+  local count, ids = request.count or 0, not is_zero(request.deviceids)
+  if ids and count ~= 0 then return "HostConfig.DeviceRequests[] names GPUs by count and by id: one of them" end
+  if not ids and count == 0 then return "HostConfig.DeviceRequests[] names no GPU" end
+end
 
 local function fields_refusal(object, rules, where)
   if type(object) ~= "table" or (is_list(object) and next(object)) then return where .. " must be an object" end
@@ -224,6 +244,7 @@ local function create_refusal(body)
     or fields_refusal(host.logconfig or {}, LOG, "HostConfig.LogConfig")
     or each_refusal(host.mounts, MOUNT, "HostConfig.Mounts[]") or each_refusal(host.ulimits, ULIMIT, "HostConfig.Ulimits[]")
     or each_refusal(host.devicerequests, DEVICE_REQUEST, "HostConfig.DeviceRequests[]")
+    or device_request_refusal(host.devicerequests)
   if why then return why end
   if doc.user ~= S.user then return "field Config.User must be " .. S.user end
   if is_zero(doc.image) then return "field Config.Image must be " .. S.cpu_image end

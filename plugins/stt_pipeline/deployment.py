@@ -19,6 +19,7 @@ is read at DAG parse time, so parsing stays fast and needs no database.
 | ``stt_download_network`` | ``bridge`` | network of steps that download (every other step has none) |
 | ``stt_retry_delay_seconds`` | empty (each step kind's own) | first retry delay of every step, overriding the step kinds' (``pipeline_steps.KINDS``); doubles on each try up to the kind's maximum. Read from the environment only, when the DAG is parsed |
 | ``stt_auto_remove`` | ``success`` | remove task containers when they end: ``success`` (also on failure: the task log keeps the output), ``force``, or ``never`` (keep them for debugging: ``docker ps -a --filter label=stt.dag_id``) |
+| ``stt_gpu_queue`` | empty (the default queue) | queue of the training-kind steps, served by an Edge worker on a GPU host (``airflow edge worker -q <queue>``); set, those tasks run with the ``EdgeExecutor``. Read from the environment only, when the DAG is parsed |
 | ``stt_shm_size`` | ``8g`` | shared memory of training containers |
 | ``stt_airflow_data_dir`` | ``stt_host_data_dir`` | the data root as Airflow's own processes see it (watcher, report view) |
 | ``stt_release_metadata_url`` | empty (off) | folder (URL or path) of the public cv-dataset release JSON files |
@@ -45,6 +46,7 @@ DEFAULTS = {
     "stt_download_network": "bridge",
     "stt_retry_delay_seconds": "",
     "stt_auto_remove": "success",
+    "stt_gpu_queue": "",
     "stt_shm_size": "8g",
     "stt_airflow_data_dir": "",
     "stt_release_metadata_url": "",
@@ -85,6 +87,18 @@ def retry_delay_override() -> Optional[timedelta]:
     """
     text = os.environ.get("STT_RETRY_DELAY_SECONDS", DEFAULTS["stt_retry_delay_seconds"]).strip()
     return timedelta(seconds=float(text)) if text else None
+
+
+#: The executor of the tasks on the GPU queue (``AIRFLOW__CORE__EXECUTOR`` must list it after LocalExecutor).
+GPU_EXECUTOR = "EdgeExecutor"
+
+
+def gpu_queue() -> Optional[str]:
+    """The queue of the training-kind steps (None: the default queue, on the default executor).
+
+    Read from the environment only: a task's queue and executor are fixed when the DAG is parsed.
+    """
+    return os.environ.get("STT_GPU_QUEUE", DEFAULTS["stt_gpu_queue"]).strip() or None
 
 
 AUTO_REMOVE_CHOICES = ("success", "force", "never")

@@ -2,8 +2,9 @@
 
 The command line rendered from the step's table entry, the run's params and the upstream results;
 image and Docker engine by step kind, the data root bind-mounted at ``/mnt``, the parameters that
-name host folders (a transfer checkpoint) mounted read-only, uid 999, no network except for downloads, GPU requests only when
-enabled, a container name unique per run and try (and labels naming the run, task and try), the
+name host folders (a transfer checkpoint) mounted read-only, uid 999, no network except for downloads,
+GPU requests (the ``gpus`` parameter) only when enabled, training steps on the GPU queue when there is
+one, a container name unique per run and try (and labels naming the run, task and try), the
 "nothing to do" exit code as a skip, and the step's last output line (a JSON object) returned as a
 dict XCom. Before it starts, the containers of earlier tries of the same task in the same run are
 removed: a task process that died (a scheduler restart) leaves its container running, and the retry
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import socket
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -27,6 +29,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, Airfl
 from stt_pipeline import deployment
 from stt_pipeline.pipeline_steps import RETRY_BACKOFF, limits_of
 from stt_tasks.errors import EXIT_BAD_INPUT, EXIT_NOTHING_TO_DO, EXIT_SETUP, EXIT_TEMPFAIL
+from stt_tasks.gpus import ALL as ALL_GPUS, is_default as is_default_gpus, selection
 from stt_tasks.parameters import PARAMETERS
 from stt_tasks.stepspec import DOWNLOAD, TRAINING, StepSpec
 from stt_tasks.steps import DATA_MOUNT, command_line, producers, skip_reason, task_id_of
@@ -72,9 +75,27 @@ def read_only_binds(step: StepSpec, params: Mapping[str, Any]) -> List[Tuple[str
             if PARAMETERS[name].mount and params.get(name)]
 
 
-def plan_container(kind: str, binds: Sequence[Tuple[str, str]] = ()) -> ContainerPlan:
-    """The container of a step of ``kind`` with ``binds`` mounted read-only, from the deployment settings."""
+def gpu_device_requests(gpus: Optional[str]) -> List[DeviceRequest]:
+    """The NVIDIA device request for the ``gpus`` run parameter: all GPUs, a count, or device ids."""
+    chosen = selection(gpus or ALL_GPUS)
+    if chosen.device_ids:
+        return [DeviceRequest(device_ids=list(chosen.device_ids), capabilities=[["gpu"]])]
+    return [DeviceRequest(count=chosen.count, capabilities=[["gpu"]])]
+
+
+def plan_container(kind: str, binds: Sequence[Tuple[str, str]] = (), gpus: Optional[str] = None) -> ContainerPlan:
+    """The container of a step of ``kind`` with ``binds`` mounted read-only, from the deployment settings.
+
+    ``gpus`` is the run's ``gpus`` parameter (None: the step has none): which GPUs a training container
+    gets. Choosing GPUs where they are not enabled fails the task: the run would otherwise train on the
+    CPU image while asking for GPUs.
+    """
     gpu = kind == TRAINING and deployment.flag("stt_gpu_enabled")
+    if not is_default_gpus(gpus) and not gpu:
+        raise AirflowFailException(
+            "gpus={} asks for GPUs, but {}: set STT_GPU_ENABLED=true (in .env, for Airflow and the proxy) on a "
+            "host with the NVIDIA runtime, or leave gpus at all".format(
+                gpus, "this step runs on the CPU" if kind != TRAINING else "STT_GPU_ENABLED is off"))
     url_setting = "stt_gpu_docker_url" if gpu and deployment.setting("stt_gpu_docker_url") else "stt_docker_url"
     docker_url = deployment.setting(url_setting)
     try:
@@ -100,17 +121,30 @@ def plan_container(kind: str, binds: Sequence[Tuple[str, str]] = ()) -> Containe
     if kind == TRAINING:
         plan.shm_size = deployment.setting("stt_shm_size")
     if gpu:
-        plan.device_requests = [DeviceRequest(count=-1, capabilities=[["gpu"]])]
+        try:
+            plan.device_requests = gpu_device_requests(gpus)
+        except ValueError as error:  # a value the DAG's Param did not check (a run from the CLI or the API)
+            raise AirflowFailException("gpus: {}".format(error)) from error
         # NVIDIA's recommended limits for TensorFlow; memlock must stay off where no GPU runtime is.
         plan.ulimits = [Ulimit(name="memlock", soft=-1, hard=-1), Ulimit(name="stack", soft=67108864, hard=67108864)]
     return plan
 
 
-def run_context(ti: Any, dag_run: Any = None) -> Dict[str, Optional[str]]:
-    """The run's context a step may take (``StepSpec.run_context``): its id and when it started (ISO 8601)."""
+#: What the preflight on the Airflow host found that a step may take as run context (gpu-preflight).
+PREFLIGHT_CONTEXT = ("data_root_token", "token_written_in")
+
+
+def run_context(ti: Any, dag_run: Any = None, names: Sequence[str] = ()) -> Dict[str, Optional[str]]:
+    """The run's context a step may take (``StepSpec.run_context``): its id and when it started (ISO 8601),
+    and for ``names`` of :data:`PREFLIGHT_CONTEXT` the preflight task's result (the data root's token)."""
     started = getattr(dag_run, "start_date", None)
-    return {"run_id": getattr(ti, "run_id", None),
-            "run_started": started.isoformat() if hasattr(started, "isoformat") else None}
+    context = {"run_id": getattr(ti, "run_id", None),
+               "run_started": started.isoformat() if hasattr(started, "isoformat") else None}
+    if any(name in PREFLIGHT_CONTEXT for name in names):
+        found = ti.xcom_pull(task_ids=task_id_of("preflight"))
+        if isinstance(found, dict):
+            context.update({name: str(found[name]) for name in PREFLIGHT_CONTEXT if found.get(name)})
+    return context
 
 
 class SttStepOperator(DockerOperator):
@@ -134,6 +168,10 @@ class SttStepOperator(DockerOperator):
         kwargs.setdefault("max_retry_delay", limits.max_retry_delay)
         kwargs.setdefault("retry_exponential_backoff", RETRY_BACKOFF)
         kwargs.setdefault("doc_md", step.help)
+        queue = deployment.gpu_queue() if step.kind == TRAINING else None
+        if queue:  # on the GPU host's Edge worker; every other step stays on the default (Local) executor
+            kwargs.setdefault("queue", queue)
+            kwargs.setdefault("executor", deployment.GPU_EXECUTOR)
         super().__init__(
             image=deployment.DEFAULTS["stt_cpu_image"],
             command=list(step.command),
@@ -156,7 +194,7 @@ class SttStepOperator(DockerOperator):
         """The step's argv for this run: its run context, its parameters, and its inputs from the upstream
         results (XCom)."""
         results = {name: ti.xcom_pull(task_ids=task_id_of(name)) for name in producers(self.step)}
-        return command_line(self.step, self.language, params, results, run_context(ti, dag_run))
+        return command_line(self.step, self.language, params, results, run_context(ti, dag_run, self.step.run_context))
 
     def run_kind(self, params: Mapping[str, Any]) -> str:
         """The kind this run's container is planned as: ``download`` when the step downloads."""
@@ -170,7 +208,8 @@ class SttStepOperator(DockerOperator):
             raise AirflowSkipException(reason)
         ti = context["ti"]
         self.command = self.command_for(params, ti, context.get("dag_run"))
-        plan = plan_container(self.run_kind(params), read_only_binds(self.step, params))
+        gpus = params.get("gpus") if "gpus" in self.step.parameters else None
+        plan = plan_container(self.run_kind(params), read_only_binds(self.step, params), gpus)
         self.image = plan.image
         self.docker_url = plan.docker_url
         self.network_mode = plan.network_mode
@@ -185,6 +224,9 @@ class SttStepOperator(DockerOperator):
             self.auto_remove = deployment.auto_remove()
         except ValueError as error:
             raise AirflowFailException(str(error)) from error
+        # where the step runs, for messages that name the data root on both hosts (gpu-preflight)
+        self.environment = dict(self.environment or {}, STT_HOST_DATA_DIR=plan.mounts[0]["Source"],
+                                STT_TASK_HOST=socket.gethostname())
         self.container_name = container_name(ti.dag_id, ti.task_id, ti.run_id, ti.try_number)
         self.labels = container_labels(ti.dag_id, ti.task_id, ti.run_id, ti.try_number)
         self.remove_earlier_tries()

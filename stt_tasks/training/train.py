@@ -20,6 +20,8 @@
 - Augmentation (``ENABLE_AUGMENTS``, ``AUGMENTATION_ARGUMENTS``, ``CACHE_FOR_EPOCHS``): coqui's
   ``--augment`` specs, checked before anything starts.
 - Memory test (``SKIP_BATCH_TEST=0``, ``memory_test``): a separate one-epoch training on the longest clips.
+- GPUs (``gpus``): coqui trains one tower per visible GPU, each on its own batch, so a step takes
+  ``batch_size`` x GPUs clips (``effective_batch_size`` in ``training.json``; steps per epoch count with it).
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from stt_tasks.errors import BadInputError
 from stt_tasks.fsio import CompletionMarker, sha256_file, write_json_atomic
+from stt_tasks.gpus import ALL as ALL_GPUS, check_visible, effective_batch
 from stt_tasks.layout import DataRoot
 from stt_tasks.parameters import PARAMETERS
+from stt_tasks.preflight import visible_gpus
 from stt_tasks.progress import LOG
 from stt_tasks.training import checkpoints as ckpt
 from stt_tasks.training.capabilities import image_identity, resolve_training_switches
@@ -116,6 +120,8 @@ def train(root: DataRoot, params: Mapping[str, Any], transfer_dir: Optional[Path
     ``params`` are the train step's run parameters; ``alphabet`` defaults to the alphabet step's output.
     """
     transfer_dir = transfer_dir or Path(os.environ.get("STT_TRANSFER_CHECKPOINT", str(DEFAULT_TRANSFER_DIR)))
+    gpus = visible_gpus()
+    check_visible(params.get("gpus", ALL_GPUS), gpus)
     data = training_data(root, alphabet)
     switches = resolve_training_switches(params)
     checkpoints = root.checkpoints
@@ -137,7 +143,10 @@ def train(root: DataRoot, params: Mapping[str, Any], transfer_dir: Optional[Path
     if previous is not None:
         transfer = _warm_transfer(previous, checkpoints, data.alphabet, inputs)
         params = warm.warm_parameters(params)
-    resume = resume_point(checkpoints, inputs, params["epochs"], steps_per_epoch(clips, params["batch_size"]),
+    batch = effective_batch(params["batch_size"], gpus)
+    LOG.info("effective batch: %d clips per step (batch_size %d x %d %s)", batch, params["batch_size"],
+             max(1, len(gpus)), "GPUs" if gpus else "CPU tower")
+    resume = resume_point(checkpoints, inputs, params["epochs"], steps_per_epoch(clips, batch),
                           finished_before=marker.read() is not None)
     history = LossHistory(checkpoints / HISTORY, planned_epochs=resume.remaining)  # its epoch lines give an ETA
     LOG.info("%d training clips in %d CSVs, %d steps per epoch; %d of %d epochs done, %d to run",
@@ -149,7 +158,7 @@ def train(root: DataRoot, params: Mapping[str, Any], transfer_dir: Optional[Path
         _run_training(root, params, alignable.data, flags, _load_flags(root, transfer, resume), history)
 
     history.save()
-    artifact = training_artifact(root, params, data, switches, transfer, history)
+    artifact = training_artifact(root, params, data, switches, transfer, history, gpus)
     train_set = warm.write_train_set(checkpoints / warm.TRAIN_SET, data.train_csvs)
     artifact.update(train_set=str(train_set), warm_start=_lineage(previous))
     artifact["skipped_clips"] = alignable.skipped_clips  # per split: clips CTC could not align, left out
@@ -235,8 +244,12 @@ def _run_training(root: DataRoot, params: Mapping[str, Any], data: TrainingData,
 
 
 def training_artifact(root: DataRoot, params: Mapping[str, Any], data: TrainingData, switches: Mapping[str, bool],
-                      transfer: Optional[Mapping[str, Any]], history: LossHistory) -> Dict[str, Any]:
-    """What ``training.json`` holds: the trained model (best checkpoint, epochs, losses) and how it was trained."""
+                      transfer: Optional[Mapping[str, Any]], history: LossHistory,
+                      gpus: Sequence[str] = ()) -> Dict[str, Any]:
+    """What ``training.json`` holds: the trained model (best checkpoint, epochs, losses) and how it was trained.
+
+    ``gpus`` are the GPUs the training saw (``nvidia-smi -L`` lines; none: one CPU tower).
+    """
     checkpoints = root.checkpoints
     best = checkpoints / "best_dev_checkpoint"
     if not best.is_file():
@@ -254,6 +267,8 @@ def training_artifact(root: DataRoot, params: Mapping[str, Any], data: TrainingD
         "dev_csvs": [str(p) for p in data.dev_csvs],
         "transfer": dict(transfer) if transfer else None,
         "train_cudnn": switches["train_cudnn"],
+        "gpus": list(gpus),
+        "effective_batch_size": effective_batch(params["batch_size"], gpus),
         "augmentation": augmentation_specs(params) or None,
         "trained_in": image_identity(),
         "parameters": {name: params[name] for name in sorted(params)},

@@ -8,8 +8,8 @@ import pytest
 
 from stt_tasks.parameters import PARAMETERS
 
-PIPELINE = ["leakage", "alphabet", "lm", "train", "optimize_lm", "test", "export", "transcribe", "package", "report",
-            "keep_model", "record_release"]
+PIPELINE = ["leakage", "alphabet", "lm", "gpu_preflight", "train", "optimize_lm", "test", "export", "transcribe",
+            "package", "report", "keep_model", "record_release"]
 IMPORTERS = [
     "importers.common_voice",
     "importers.lingua_libre",
@@ -207,3 +207,48 @@ def test_a_corpus_and_a_parameter_added_to_the_tables_reach_the_dag(tmp_path, mo
 class _NoResults:
     def xcom_pull(self, task_ids):
         return None
+
+
+_QUEUES = """
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1])
+tasks = bag.dags["stt_fr_training"].tasks if "stt_fr_training" in bag.dags else []
+print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()},
+                  "tasks": {t.task_id: [t.queue, t.executor] for t in tasks}}))
+"""
+
+
+def parsed_queues(airflow_db, **settings: str) -> dict:
+    """The training DAG's tasks' (queue, executor), parsed in a fresh process with these settings."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.airflow.conftest import REPO
+
+    env = {name: value for name, value in os.environ.items() if name != "STT_GPU_QUEUE"}
+    env.update(settings)
+    done = subprocess.run([sys.executable, "-c", _QUEUES, str(REPO / "dags")], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, check=True)
+    parsed = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    assert parsed["errors"] == {}, parsed["errors"]
+    return parsed["tasks"]
+
+
+TRAINING_TASKS = {"gpu_preflight", "train", "optimize_lm", "test"}  # the data root check runs where they run
+
+
+def test_without_a_gpu_queue_every_task_is_on_the_default_queue_and_executor(airflow_db):
+    tasks = parsed_queues(airflow_db)
+    assert TRAINING_TASKS <= set(tasks)
+    assert {tuple(value) for value in tasks.values()} == {("default", None)}
+
+
+def test_with_a_gpu_queue_the_training_steps_go_to_the_edge_executor(airflow_db):
+    tasks = parsed_queues(airflow_db, STT_GPU_QUEUE="gpu",
+                          AIRFLOW__CORE__EXECUTOR="LocalExecutor,airflow.providers.edge3.executors.EdgeExecutor")
+    on_gpu = {task for task, (queue, executor) in tasks.items() if (queue, executor) == ("gpu", "EdgeExecutor")}
+    assert on_gpu == TRAINING_TASKS
+    assert all(tuple(tasks[task]) == ("default", None) for task in set(tasks) - TRAINING_TASKS)

@@ -243,3 +243,22 @@ def test_bad_input_fails_at_once_without_retries(airflow_db, tmp_path):
     state, try_number, retries = tasks["preflight"]
     assert retries >= 1, "preflight has no retries: failing without one would prove nothing"
     assert (state, try_number) == ("failed", 1)
+
+
+def test_gpu_preflight_finds_the_token_preflight_wrote(airflow_db, tmp_path, sample_release):
+    """One host: the check before the training steps reads the token the run's preflight left in the data root."""
+    data = writable_dir(tmp_path / "data")
+    writable_dir(data / "sources")
+    shutil.copy(sample_release["archive"], str(data / "sources"))
+    shutil.copy(sample_release["lm_text"], str(data / "sources"))
+    conf = {"corpora": ["common-voice"], "lm_texts": ["sources/sample_lm_fr.txt"], "lm_memory": "1G",
+            "lm_top_k": 1000, "stop_after": "gpu_preflight"}
+    run = dags_test(conf, data)
+    assert run.returncode == 0, run.stdout[-5000:]
+    state, xcoms = latest_xcoms("stt_fr_training")
+    results = {task: json.loads(value) if isinstance(value, str) else value for task, value in xcoms.items()}
+    assert state == "success" and "train" not in results
+    token = json.loads((data / ".data-root-token.json").read_text())["token"]
+    assert results["preflight"]["data_root_token"] == token == results["gpu_preflight"]["data_root_token"]
+    assert results["preflight"]["token_written_in"].startswith(str(data) + " on ")
+    assert results["gpu_preflight"]["checked_in"].startswith(str(data) + " on ")

@@ -65,6 +65,28 @@ def test_training_with_gpu(deployment_env, monkeypatch):
     assert len(plan.mounts) == 1
 
 
+@pytest.mark.parametrize("gpus,count,device_ids", [("all", -1, []), ("2", 2, []), ("0,2", 0, ["0", "2"])])
+def test_the_gpus_parameter_becomes_the_device_request(deployment_env, monkeypatch, gpus, count, device_ids):
+    monkeypatch.setenv("STT_GPU_ENABLED", "true")
+    request, = plan_container("training", gpus=gpus).device_requests
+    assert (request["Count"], request.get("DeviceIDs"), request["Capabilities"]) == (count, device_ids, [["gpu"]])
+
+
+@pytest.mark.parametrize("gpus", ["2", "0,2"])
+def test_gpus_are_refused_where_gpus_are_not_enabled(deployment_env, monkeypatch, gpus):
+    monkeypatch.setenv("STT_GPU_ENABLED", "false")
+    with pytest.raises(AirflowFailException, match="gpus={} .*STT_GPU_ENABLED".format(gpus)):
+        plan_container("training", gpus=gpus)
+    assert plan_container("training", gpus="all").device_requests is None  # the default: the CPU image, no request
+
+
+def test_train_optimize_and_test_take_the_gpus_parameter(dagbag):
+    dag = dagbag.dags["stt_fr_training"]
+    taking = {task.task_id for task in dag.tasks if "gpus" in getattr(getattr(task, "step", None), "parameters", ())}
+    assert taking == {"train", "optimize_lm", "test", "report"}  # the report shows every run parameter
+    assert dag.params["gpus"] == "all"
+
+
 def test_a_transfer_checkpoint_must_be_under_the_transfer_roots(deployment_env, monkeypatch):
     from airflow.sdk.exceptions import AirflowFailException
 
@@ -362,3 +384,20 @@ def test_exit_status_decides_between_failing_at_once_and_retrying(status, fails_
 
 def test_other_exit_statuses_are_plain_failures_retried_as_they_are():
     assert exit_failure(1, "train") is None and exit_failure(None, "train") is None
+
+
+def test_gpu_preflight_gets_the_token_from_the_preflight_result(dagbag):
+    """The check on the training host compares its data root with what preflight on the Airflow host found."""
+    task = dagbag.dags["stt_fr_training"].get_task("gpu_preflight")
+
+    class TaskInstance:
+        run_id = "manual__1"
+
+        @staticmethod
+        def xcom_pull(task_ids):
+            assert task_ids == "preflight"
+            return {"data_root_token": "0f3a", "token_written_in": "/srv/stt-data on airflow-box", "gpus": []}
+
+    argv = task.command_for({}, TaskInstance())
+    assert argv[:1] == ["gpu-preflight"]
+    assert "--data-root-token=0f3a" in argv and "--token-written-in=/srv/stt-data on airflow-box" in argv

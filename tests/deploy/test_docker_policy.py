@@ -154,7 +154,7 @@ def assert_refused(result: Tuple[int, str], case: Any) -> None:
 
 # ---- the pipeline's own containers ----
 
-def operator_body(kind: str, binds: Sequence[Tuple[str, str]] = ()) -> Dict[str, Any]:
+def operator_body(kind: str, binds: Sequence[Tuple[str, str]] = (), gpus: Optional[str] = None) -> Dict[str, Any]:
     """The creation body the step operator sends: the real ``plan_container`` through docker-py,
     with the arguments DockerOperator 4.6.1 passes (``_run_image_with_mounts``)."""
     import docker
@@ -162,7 +162,7 @@ def operator_body(kind: str, binds: Sequence[Tuple[str, str]] = ()) -> Dict[str,
 
     from stt_pipeline.step_operator import CONTAINER_USER, plan_container
 
-    plan = plan_container(kind, binds)
+    plan = plan_container(kind, binds, gpus)
     client = docker.APIClient(base_url="unix://var/run/docker.sock", version="1.41")
     host_config = client.create_host_config(
         auto_remove=False, mounts=plan.mounts, network_mode=plan.network_mode, shm_size=plan.shm_size, dns=None,
@@ -213,6 +213,39 @@ def test_gpu_training_passes_where_gpus_are_enabled(gpu_proxy, monkeypatch):
     over = json.loads(json.dumps(body))
     over["HostConfig"]["Ulimits"][1]["Soft"] = 2 ** 40  # stack above NVIDIA's 64 MiB
     assert_refused(create(gpu_proxy, over), "ulimit over the configured one")
+
+
+@pytest.mark.parametrize("gpus", ["all", "2", "0,2", "device=1"])
+def test_every_gpus_value_passes_where_gpus_are_enabled(gpu_proxy, monkeypatch, gpus):
+    for name, value in gpu_proxy.env.items():
+        monkeypatch.setenv(name, value)
+    assert_created(gpu_proxy, operator_body("training", gpus=gpus))
+
+
+GPU_REQUEST_ATTACKS: Dict[str, Callable[[Dict[str, Any]], None]] = {
+    "a count and ids": lambda request: request.update(Count=2, DeviceIDs=["0"]),
+    "no GPU named": lambda request: request.update(Count=0, DeviceIDs=[]),
+    "a count below -1": lambda request: request.update(Count=-2),
+    "a device path": lambda request: request.update(Count=0, DeviceIDs=["../../dev/sda"]),
+    "ids not strings": lambda request: request.update(Count=0, DeviceIDs=[0]),
+    "another capability": lambda request: request.update(Capabilities=[["gpu", "compute", "utility", "display"]]),
+    "driver options": lambda request: request.update(Options={"visible": "all"}),
+    "two requests": None,
+}
+
+
+@pytest.mark.parametrize("case", sorted(GPU_REQUEST_ATTACKS))
+def test_other_device_requests_are_refused_even_with_gpus_enabled(gpu_proxy, monkeypatch, case):
+    for name, value in gpu_proxy.env.items():
+        monkeypatch.setenv(name, value)
+    body = operator_body("training", gpus="0,2")
+    requests = body["HostConfig"]["DeviceRequests"]
+    attack = GPU_REQUEST_ATTACKS[case]
+    if attack is None:
+        requests.append(dict(requests[0]))
+    else:
+        attack(requests[0])
+    assert_refused(create(gpu_proxy, body), case)
 
 
 def test_the_step_operator_runs_a_step_through_the_proxy(settings, monkeypatch):

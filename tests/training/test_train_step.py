@@ -236,3 +236,38 @@ def test_flags_are_the_one_to_one_ones_plus_the_derived_with_the_epochs_still_to
     assert flags["automatic_mixed_precision"] is False and flags["train_cudnn"] is False
     assert flags["feature_cache"] == str(root.tmp / "c" / "features") and flags["augment"] == list(ORIGINAL_SPECS)
     assert flags["alphabet_config_path"] == str(root.alphabet) and "checkpoint_dir" not in flags
+
+
+def _nvidia_smi_listing(tmp_path, monkeypatch, gpus: int) -> None:
+    """A PATH whose nvidia-smi lists ``gpus`` GPUs, as inside a container given that many."""
+    from tests.test_preflight import fake_nvidia_smi
+
+    listing = "\n".join("GPU {0}: NVIDIA RTX (UUID: GPU-{0})".format(index) for index in range(gpus))
+    monkeypatch.setenv("PATH", fake_nvidia_smi(tmp_path / "nvidia", listing))
+
+
+def test_the_effective_batch_is_batch_size_times_the_visible_gpus(root, coqui, tmp_path, monkeypatch, caplog):
+    import logging
+
+    _nvidia_smi_listing(tmp_path, monkeypatch, 2)
+    logger = logging.getLogger("stt_tasks")  # the step's log (it does not propagate to the root logger)
+    logger.addHandler(caplog.handler)
+    caplog.set_level(logging.INFO, logger="stt_tasks")
+    try:
+        result = train(root, step_params(batch_size=2, gpus="0,2"), transfer_dir=root.root / "none")
+    finally:
+        logger.removeHandler(caplog.handler)
+    recorded = json.loads(root.training.read_text())
+    assert recorded["effective_batch_size"] == 4 and len(recorded["gpus"]) == 2
+    assert result["effective_batch_size"] == 4
+    assert "effective batch: 4 clips per step (batch_size 2 x 2 GPUs)" in caplog.text
+
+
+def test_on_the_cpu_the_effective_batch_is_the_batch_size_and_chosen_gpus_are_refused(root, coqui, monkeypatch):
+    from stt_tasks.errors import BadInputError
+
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no nvidia-smi: no GPU
+    with pytest.raises(BadInputError, match="gpus=2 but this container sees no GPU.*STT_GPU_ENABLED"):
+        train(root, step_params(gpus="2"), transfer_dir=root.root / "none")
+    assert coqui.runs == []
+    assert train(root, step_params(gpus="all"), transfer_dir=root.root / "none")["effective_batch_size"] == 2
