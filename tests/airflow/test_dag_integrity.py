@@ -172,20 +172,13 @@ def test_a_corpus_and_a_parameter_added_to_the_tables_reach_the_dag(tmp_path, mo
     entry: the DAG gets the importer task, the corpora choice, the Param and the step's option; nothing
     else is edited."""
     import dataclasses
-    import textwrap
 
     from stt_pipeline.training_dag import build_training_dag
     from stt_tasks import steps
-    from stt_tasks.importers.registry import EXTRA_MODULES_ENV
     from stt_tasks.parameters import Parameter, _positive_int
-    from tests.importers.test_registry import TINY_CORPUS
+    from tests.importers.test_registry import add_tiny_corpus
 
-    package = tmp_path / "site_corpora"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "tiny.py").write_text(textwrap.dedent(TINY_CORPUS))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv(EXTRA_MODULES_ENV, "site_corpora.tiny")
+    add_tiny_corpus(tmp_path, monkeypatch)
     patience = Parameter("es_patience", "ES_PATIENCE", "25", _positive_int, "epochs without improvement before the "
                          "early stop", {"type": "integer", "exclusiveMinimum": 0}, coqui=("es_epochs",))
     monkeypatch.setitem(PARAMETERS, "es_patience", patience)

@@ -52,6 +52,16 @@ CORPUS = corpus.CorpusSpec(
 '''
 
 
+def add_tiny_corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tiny corpus as a module of a package of its own, named in $STT_CORPUS_MODULES (for this test)."""
+    package = tmp_path / "site_corpora"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "tiny.py").write_text(textwrap.dedent(TINY_CORPUS))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv(EXTRA_MODULES_ENV, "site_corpora.tiny")
+
+
 def cli(capsys: pytest.CaptureFixture, argv: List[str]) -> Dict[str, Any]:
     code = main(argv)
     out = capsys.readouterr().out.strip().splitlines()
@@ -84,12 +94,7 @@ def test_prepare_takes_exactly_the_declared_arguments(name: str) -> None:
 def test_a_corpus_module_named_in_the_environment_is_listed_and_imported(
     tmp_path: Path, data_root: DataRoot, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    package = tmp_path / "site_corpora"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "tiny.py").write_text(textwrap.dedent(TINY_CORPUS))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv(EXTRA_MODULES_ENV, "site_corpora.tiny")
+    add_tiny_corpus(tmp_path, monkeypatch)
     fixtures.write_zip(data_root.sources / "tiny.zip", [("bonjour_le_monde.wav", fixtures.wav(2.0)), ("au_revoir.wav", fixtures.wav(2.0))])
 
     listed = cli(capsys, ["import", "--list", "--data-root", str(data_root.root)])["corpora"]
