@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 #: Kinds of steps: which image and Docker engine run them (a downloading step gets a network).
 CPU, TRAINING, DOWNLOAD = "cpu", "training", "download"
@@ -146,7 +146,3 @@ def first_produced(input_spec: Input, results: Mapping[str, Optional[Mapping[str
         if value:
             return str(value)
     return None
-
-
-def step_names(specs: Sequence[StepSpec]) -> Tuple[str, ...]:
-    return tuple(spec.name for spec in specs)

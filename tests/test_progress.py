@@ -6,21 +6,12 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import List
 
 import pytest
 
+from tests.log_capture import Captured
 from stt_tasks.progress import LOG, Progress, duration_text
 from stt_tasks.training.resume import LossHistory
-
-
-class Captured(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: List[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
 
 
 @pytest.fixture

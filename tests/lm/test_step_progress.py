@@ -6,7 +6,6 @@ import json
 import logging
 import re
 from pathlib import Path
-from typing import List
 
 import pytest
 
@@ -16,6 +15,7 @@ from stt_tasks.lm import sources
 from stt_tasks.lm import lm_text
 from stt_tasks.lm.lm_text import LmTextProgress
 from stt_tasks.lm.step import LmOptions, build_lm
+from tests.log_capture import Captured
 from stt_tasks.progress import LOG
 
 PROGRESS_LINE = re.compile(r"^LM text: [\d.]+/[\d.]+ MB \(\d+%\), [\d.]+ MB/s, ETA \d+ s, (\d+) lines read, (\d+) kept")
@@ -30,15 +30,6 @@ def test_the_progress_line_counts_lines_read_and_kept():
     line = progress.line()
     assert PROGRESS_LINE.match(line) and line.endswith(", 3 lines read, 2 kept"), line
     assert line.startswith("LM text: 1.0/2.0 MB (50%)")
-
-
-class Captured(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: List[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
 
 
 @pytest.mark.usefixtures("kenlm_tools")
