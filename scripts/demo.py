@@ -7,6 +7,10 @@ directory, starts the stack (docker-compose.yml, plus the host-network override 
 bridge network), triggers the training DAG with demo parameters through the REST API, follows it to
 the end, and prints the results, the artifact paths and the UI address. Ctrl-C brings the stack down
 cleanly; `--down` brings down a stack left running with `--keep-running`.
+
+`--gpu-worker` is the two-host deployment on one machine: the stack with the Edge executor, and an Edge
+worker of its own (docker-compose.gpu-worker.yml, project `sttdemo-gpu`, on the host network) that runs
+the training steps, as a GPU workstation would (README, "GPU").
 """
 
 from __future__ import annotations
@@ -54,6 +58,9 @@ DEMO_CONF = {
     "lm_evaluate_range": "2,2,4",
 }
 #: The tasks whose results (their XCom) the demo prints at the end.
+#: The main stack's settings for GPU hosts as Edge workers (README, "GPU").
+EDGE_SETTINGS = {"AIRFLOW_EXECUTOR": "LocalExecutor,airflow.providers.edge3.executors.EdgeExecutor",
+                 "STT_EDGE_API_ENABLED": "True", "STT_GPU_QUEUE": "gpu"}
 RESULT_TASKS = ["importers.common_voice", "alphabet", "lm", "train", "optimize_lm", "test", "export", "transcribe",
                 "package", "report"]
 
@@ -91,6 +98,13 @@ def compose_command() -> List[str]:
         files += ["-f", "docker-compose.ui.yml"]
     binary = ["docker-compose"] if shutil.which("docker-compose") else ["docker", "compose"]
     return binary + ["--env-file", str(SETTINGS), "-p", PROJECT] + files
+
+
+def worker_compose_command() -> List[str]:
+    """The demo's GPU host: the worker's compose file, on the host network (it reaches the API on 127.0.0.1)."""
+    binary = ["docker-compose"] if shutil.which("docker-compose") else ["docker", "compose"]
+    return binary + ["--env-file", str(SETTINGS), "-p", PROJECT + "-gpu", "-f", "docker-compose.gpu-worker.yml",
+                     "-f", "docker-compose.gpu-worker.host-network.yml"]
 
 
 def port_is_free(port: int) -> bool:
@@ -229,8 +243,9 @@ def follow(token: str, run_id: str, timeout: float) -> Tuple[str, Dict[str, str]
                     failed[ti["task_id"]] = ti["try_number"]
     if state not in ("success", "failed"):
         log("the run is still {} after {:.0f} s".format(state, timeout))
-    durations = ["{} {:.0f} s".format(ti["task_id"], ti["duration"]) for ti in tasks["task_instances"]
-                 if ti["state"] == "success" and ti.get("duration") is not None]
+    durations = ["{} {:.0f} s{}".format(ti["task_id"], ti["duration"],
+                                        " (on {})".format(ti["hostname"]) if ti.get("queue") == "gpu" else "")
+                 for ti in tasks["task_instances"] if ti["state"] == "success" and ti.get("duration") is not None]
     log("task durations (container start and Airflow overhead included): " + ", ".join(durations))
     for task_id, try_number in failed.items():
         show_task_log(token, run_id, task_id, try_number)
@@ -259,6 +274,8 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--keep-running", action="store_true", help="leave the stack up at the end (to browse the UI)")
     parser.add_argument("--down", action="store_true", help="only bring down a stack left by --keep-running")
+    parser.add_argument("--gpu-worker", action="store_true",
+                        help="run the training steps on an Edge worker of their own, as on a GPU host (README, GPU)")
     args = parser.parse_args()
     os.chdir(str(REPO))
     data_dir = Path(args.data_dir).absolute()
@@ -270,10 +287,17 @@ def main() -> int:
     image = env_file.get("STT_CPU_IMAGE", "stt-tasks-cpu")
     compose = compose_command()
     env = compose_env(env_file, "docker-compose.host-network.yml" in compose)
-    if args.down:
-        return subprocess.run(compose + ["down"], env=env).returncode
     global API
     API = "http://127.0.0.1:{}".format(env.get("STT_API_PORT", "8080"))
+    worker = worker_compose_command()
+    # the worker trains on the CPU image unless the settings enable GPUs (its compose file's default is a GPU host)
+    worker_env = dict(env, STT_API_URL=API, STT_DATA_DIR=str(data_dir),
+                      STT_GPU_ENABLED=env.get("STT_GPU_ENABLED") or "false")
+    if args.gpu_worker:
+        env.update(EDGE_SETTINGS)
+    if args.down:
+        subprocess.run(worker + ["down"], env=worker_env, capture_output=True)
+        return subprocess.run(compose + ["down"], env=env).returncode
 
     started = time.monotonic()
     log("synthesising the sample corpus into {}/sources".format(data_dir))
@@ -282,6 +306,7 @@ def main() -> int:
 
     def bring_down(*_: Any) -> None:
         log("stopping the stack")
+        subprocess.run(worker + ["down"], env=worker_env, capture_output=True)
         subprocess.run(compose + ["down"], env=env)
         raise SystemExit(130)
 
@@ -291,6 +316,7 @@ def main() -> int:
     # unless the settings are new: a database made with other secrets would refuse the new password.
     if new_settings:
         log("new settings: removing any database an earlier demo left (its secrets are gone)")
+    subprocess.run(worker + ["down"], env=worker_env, capture_output=True)
     subprocess.run(compose + ["down", "--remove-orphans"] + (["--volumes"] if new_settings else []),
                    env=env, capture_output=True)
     log("starting the stack: " + " ".join(compose + ["up", "-d"]))
@@ -298,6 +324,9 @@ def main() -> int:
     try:
         subprocess.run(compose + ["up", "-d"], env=env, check=True)
         wait_for_api()
+        if args.gpu_worker:
+            log("starting the GPU host's Edge worker: " + " ".join(worker + ["up", "-d"]))
+            subprocess.run(worker + ["up", "-d"], env=worker_env, check=True)
         token = admin_token(compose, env)
         set_paused(token, WATCHER_DAG_ID, True)  # already paused, unless an earlier demo's database says otherwise
         set_paused(token, DAG_ID, False)
@@ -316,6 +345,8 @@ def main() -> int:
     if not args.keep_running:
         log("`make demo DEMO_ARGS=--keep-running` leaves the stack up to browse it, `make demo-down` stops it")
     if not (args.keep_running and state != "not started"):
+        if args.gpu_worker:
+            subprocess.run(worker + ["down"], env=worker_env)
         subprocess.run(compose + ["down"], env=env)
     return 0 if state == "success" else 1
 

@@ -17,8 +17,9 @@ from typing import Dict, Iterable, List, Mapping, Optional
 
 REPO = Path(__file__).resolve().parents[1]
 #: Bytes of randomness per secret (token_urlsafe: 4 characters per 3 bytes). airflow-init.sh refuses
-#: a secret shorter than 16 characters, so the shortest here (12 bytes, 16 characters) still passes.
-SECRET_BYTES = {"POSTGRES_PASSWORD": 16, "AIRFLOW_JWT_SECRET": 32, "AIRFLOW_ADMIN_PASSWORD": 12}
+#: a secret shorter than 16 characters, so the shortest here (12 bytes, 16 characters) still passes. The JWT
+#: secret signs with HS512, for which PyJWT warns below 64 bytes.
+SECRET_BYTES = {"POSTGRES_PASSWORD": 16, "AIRFLOW_JWT_SECRET": 64, "AIRFLOW_ADMIN_PASSWORD": 12}
 #: What a deployment needs generated; the admin password may stay empty (airflow-init then prints one).
 DEPLOYMENT_SECRETS = ("POSTGRES_PASSWORD", "AIRFLOW_JWT_SECRET")
 _SETTING = re.compile(r"^(?P<name>[A-Z_][A-Z0-9_]*)=.*$")

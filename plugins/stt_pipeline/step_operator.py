@@ -67,6 +67,8 @@ class ContainerPlan:
     ulimits: List[Ulimit] = field(default_factory=list)
     #: client certificates for an engine reached over TCP (None: a local socket or ssh)
     tls: Optional[deployment.DockerTls] = None
+    #: the setting that names ``image`` (for the message when the engine does not have it)
+    image_setting: str = "STT_CPU_IMAGE"
 
 
 def read_only_binds(step: StepSpec, params: Mapping[str, Any]) -> List[Tuple[str, str]]:
@@ -113,6 +115,7 @@ def plan_container(kind: str, binds: Sequence[Tuple[str, str]] = (), gpus: Optio
     mounts += [Mount(target=target, source=source, type="bind", read_only=True) for source, target in binds]
     plan = ContainerPlan(
         image=deployment.setting("stt_gpu_image" if gpu else "stt_cpu_image"),
+        image_setting="STT_GPU_IMAGE" if gpu else "STT_CPU_IMAGE",
         docker_url=docker_url,
         tls=tls,
         network_mode=deployment.setting("stt_download_network") if kind == DOWNLOAD else "none",
@@ -229,6 +232,7 @@ class SttStepOperator(DockerOperator):
                                 STT_TASK_HOST=socket.gethostname())
         self.container_name = container_name(ti.dag_id, ti.task_id, ti.run_id, ti.try_number)
         self.labels = container_labels(ti.dag_id, ti.task_id, ti.run_id, ti.try_number)
+        self.require_image(plan.image_setting)
         self.remove_earlier_tries()
         self.log.info("running %s in %s as %s", " ".join(self.command), self.image, self.container_name)
         try:
@@ -239,6 +243,17 @@ class SttStepOperator(DockerOperator):
                 raise
             raise failure from error
         return parse_result(line, self.task_id)
+
+    def require_image(self, setting: str) -> None:
+        """Fail at once, saying what to build, when the engine lacks the step's image.
+
+        The provider would try to pull it, which the Docker API proxy refuses (and no registry has it):
+        the likely cause is a GPU host where ``make images image-gpu`` was not run.
+        """
+        if not self.cli.images(name=self.image):
+            raise AirflowFailException(
+                "image {} is not on the Docker engine of {}: build it there (make images; make image-gpu for "
+                "the GPU image) or set {} to an image it has".format(self.image, socket.gethostname(), setting))
 
     def remove_earlier_tries(self) -> None:
         """Kill and remove the containers this task left in this run on earlier tries.

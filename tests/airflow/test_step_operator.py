@@ -366,6 +366,21 @@ def test_a_retry_removes_the_container_an_earlier_try_left_running(deployment_en
                 _docker("rm", "-f", name)
 
 
+@needs_image
+def test_a_missing_image_fails_at_once_naming_what_to_build(deployment_env, monkeypatch, tmp_path):
+    """A GPU host without the step's image: one message, no pull (the proxy would refuse it), no retry."""
+    monkeypatch.setenv("STT_DOCKER_URL", "unix://var/run/docker.sock")
+    monkeypatch.setenv("STT_CPU_IMAGE", "stt-tasks-no-such-image-" + uuid.uuid4().hex[:8])
+    monkeypatch.setenv("STT_HOST_DATA_DIR", str(writable_dir(tmp_path / "data")))
+    run_id = "manual__test-{}".format(uuid.uuid4().hex[:8])
+    operator = SttStepOperator(step=find("params"), language="fr", task_id="preflight")
+    with pytest.raises(AirflowFailException) as failed:
+        operator.execute({"params": {"stop_after": None}, "ti": _RunningTaskInstance(run_id, 1)})
+    message = str(failed.value)
+    assert "is not on the Docker engine of" in message and "make image" in message and "STT_CPU_IMAGE" in message
+    assert _labelled("stt.run_id=" + run_id) == []  # nothing was created
+
+
 @pytest.mark.parametrize("status, fails_at_once, words", [
     (EXIT_BAD_INPUT, True, "refused its input"),
     (EXIT_SETUP, True, "permissions or a missing tool"),

@@ -57,7 +57,10 @@ def free_ports(count: int) -> List[int]:
 
 
 class Stack:
-    def __init__(self, data_dir: Path) -> None:
+    """A compose project of the main stack on free ports; ``settings`` add to or override its environment."""
+
+    def __init__(self, data_dir: Path, project: str = PROJECT, **settings: str) -> None:
+        self.project = project
         self.password = secrets.token_urlsafe(12)
         db_port, api_port = free_ports(2)
         self.api = "http://127.0.0.1:{}".format(api_port)
@@ -66,7 +69,7 @@ class Stack:
             os.environ,
             STT_DATA_DIR=str(data_dir),
             POSTGRES_PASSWORD=secrets.token_urlsafe(12),
-            AIRFLOW_JWT_SECRET=secrets.token_urlsafe(32),
+            AIRFLOW_JWT_SECRET=secrets.token_urlsafe(64),  # HS512: PyJWT warns below 64 bytes
             AIRFLOW_ADMIN_PASSWORD=self.password,
             POSTGRES_IMAGE=IMAGES[-1],
             DOCKER_PROXY_IMAGE=PROXY_IMAGE,
@@ -82,7 +85,8 @@ class Stack:
             STT_API_PORT=str(api_port),
             STT_DB_LISTEN="127.0.0.1",
         )
-        self.compose = ["docker-compose", "-p", PROJECT, "-f", "docker-compose.yml", "-f", "docker-compose.host-network.yml"]
+        self.env.update(settings)
+        self.compose = ["docker-compose", "-p", project, "-f", "docker-compose.yml", "-f", "docker-compose.host-network.yml"]
         self.token: Optional[str] = None
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -243,7 +247,7 @@ def test_task_containers_have_no_docker_socket(stack, restarted_run):
 
 def proxy_socket(stack) -> str:
     """The proxy's unix socket on the host: in the stack's docker-proxy-socket volume."""
-    volume = json.loads(subprocess.run(["docker", "volume", "inspect", PROJECT + "_docker-proxy-socket"],
+    volume = json.loads(subprocess.run(["docker", "volume", "inspect", stack.project + "_docker-proxy-socket"],
                                        capture_output=True, text=True, check=True).stdout)[0]
     return os.path.join(volume["Mountpoint"], "docker.sock")
 
