@@ -157,23 +157,29 @@ def show_stack_logs(compose: List[str], env: Dict[str, str]) -> None:
     print(logs.stdout[-12000:] + logs.stderr[-2000:], flush=True)
 
 
-def show_task_log(token: str, run_id: str, task_id: str, try_number: int) -> None:
-    """The end of a failed task's log (the step's own message names the file and the fix)."""
+def task_log_events(api: str, token: str, run_id: str, task_id: str, try_number: int) -> List[str]:
+    """A task try's log messages, as the REST API serves them (one JSON object per line)."""
     path = "/api/v2/dags/{}/dagRuns/{}/taskInstances/{}/logs/{}".format(DAG_ID, run_id, task_id, try_number)
-    req = urllib.request.Request(API + path, headers={"Authorization": "Bearer " + token,
+    req = urllib.request.Request(api + path, headers={"Authorization": "Bearer " + token,
                                                       "Accept": "application/x-ndjson"})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as response:
-            lines = response.read().decode(errors="replace").splitlines()
-    except (urllib.error.URLError, OSError) as error:
-        log("could not read the log of {}: {}".format(task_id, error))
-        return
+    with urllib.request.urlopen(req, timeout=30) as response:
+        lines = response.read().decode(errors="replace").splitlines()
     events = []
     for line in lines:
         try:
             events.append(str(json.loads(line).get("event", "")))
         except ValueError:
             events.append(line)
+    return events
+
+
+def show_task_log(token: str, run_id: str, task_id: str, try_number: int) -> None:
+    """The end of a failed task's log (the step's own message names the file and the fix)."""
+    try:
+        events = task_log_events(API, token, run_id, task_id, try_number)
+    except (urllib.error.URLError, OSError) as error:
+        log("could not read the log of {}: {}".format(task_id, error))
+        return
     log("last lines of {} (try {}):\n  ".format(task_id, try_number) + "\n  ".join(events[-30:]))
 
 

@@ -13,12 +13,13 @@ decide and ends with one line naming the setting to fix (exit 78, EX_CONFIG) whe
    JWT generator and secret) but with an empty body, which the API refuses with 403 on a wrong secret
    and with 422 (the body) on a right one, registering nothing.
 
-A PID file the worker left when it was killed is removed first: ``airflow edge worker`` refuses to start
-when the file holds its own PID, and in a restarted container it always does (both are PID 1).
-
 Docker's restart policy then starts the container again, which checks again: a fixed ``.env`` needs no
 other step. Runs in the Airflow image; imports nothing of the pipeline (the plugin manager may import
 this file: nothing happens then).
+
+A PID file the worker left when it was killed is removed before the hand-over: ``airflow edge worker``
+refuses to start when the file holds its own PID, and in a restarted container it always does (both
+are PID 1).
 """
 
 from __future__ import annotations
@@ -142,7 +143,8 @@ def main(argv: List[str]) -> int:
 
     api_url = conf.get("edge", "api_url", fallback="") or ""
     # the worker's own routes are under .../edge_worker/v1/rpcapi's parent
-    api_url = api_url[: -len("rpcapi")] if api_url.rstrip("/").endswith("rpcapi") else api_url
+    api_url = api_url.rstrip("/")
+    api_url = api_url[: -len("rpcapi")] if api_url.endswith("/rpcapi") else api_url
     try:
         check(api_url, conf.get("api_auth", "jwt_secret", fallback="") or "",
               float(os.environ.get("STT_API_WAIT_SECONDS") or 30))

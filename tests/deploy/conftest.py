@@ -3,23 +3,18 @@ since starting it is most of their time."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 
 import pytest
 
-from tests.deploy.test_stack import CPU_IMAGE, Stack
+from tests.deploy.test_stack import Stack, sample_data_root
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     """The stack up and healthy, logged in, the training DAG unpaused; brought down at the end of the session."""
-    data = tmp_path_factory.mktemp("stack") / "data"
-    data.mkdir()
-    os.chmod(str(data), 0o777)
-    subprocess.run(["docker", "run", "--rm", "--network", "none", "-v", "{}:/mnt".format(data), CPU_IMAGE,
-                    "sample-corpus", "--dest", "/mnt/sources"], check=True, capture_output=True)
+    data = sample_data_root(tmp_path_factory.mktemp("stack"))
     stack = Stack(data)
     stack.run("down", "-v", check=False)
     started = time.monotonic()

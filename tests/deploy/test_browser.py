@@ -109,20 +109,35 @@ def write_report_run(data: Path, run_id: str) -> None:
          "test_wer": 0.187}))
 
 
+def log_in(driver: Any, stack: Stack) -> None:
+    """Log in as admin with the stack's generated password, through Airflow's login page."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(stack.api + "/")
+    wait_for(lambda: "/auth/login" in driver.current_url, "the redirect to the login page")
+    wait_for(lambda: driver.find_element(By.NAME, "username"), "the login form").send_keys("admin")
+    driver.find_element(By.NAME, "password").send_keys(stack.password)
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(lambda: "/auth/login" not in driver.current_url, "the login")
+
+
+def open_menu_entry(driver: Any, menu: str, entry: str) -> None:
+    """Click ``menu`` in the navigation, then its entry ``entry``."""
+    from selenium.webdriver.common.by import By
+
+    wait_for(lambda: driver.find_element(By.XPATH, "//button[normalize-space()='{}']".format(menu)),
+             "the navigation").click()
+    wait_for(lambda: [i for i in driver.find_elements(By.CSS_SELECTOR, "[role=menuitem]") if i.text.strip() == entry],
+             "the {} entry".format(entry))[0].click()
+
+
 @pytest.fixture(scope="module")
 def browser(stack: Stack) -> Iterator[Any]:
     """A browser logged in with the stack's generated admin password, through Airflow's login page."""
-    from selenium.webdriver.common.by import By
-
     print("\nbrowser screenshots: {}".format(ARTIFACTS))
     driver = new_browser()
     try:
-        driver.get(stack.api + "/")
-        wait_for(lambda: "/auth/login" in driver.current_url, "the redirect to the login page")
-        wait_for(lambda: driver.find_element(By.NAME, "username"), "the login form").send_keys("admin")
-        driver.find_element(By.NAME, "password").send_keys(stack.password)
-        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        wait_for(lambda: "/auth/login" not in driver.current_url, "the login")
+        log_in(driver, stack)
         yield driver
     finally:
         driver.quit()
@@ -257,9 +272,7 @@ def test_reports_open_from_the_navigation_with_their_images(browser, stack):
     run_id = "manual__browser-test"
     write_report_run(stack.data, run_id)
     browser.get(stack.api + "/")
-    wait_for(lambda: browser.find_element(By.XPATH, "//button[normalize-space()='Browse']"), "the navigation").click()
-    wait_for(lambda: [i for i in browser.find_elements(By.CSS_SELECTOR, "[role=menuitem]")
-                      if i.text.strip() == "STT reports"], "the STT reports entry")[0].click()
+    open_menu_entry(browser, "Browse", "STT reports")
     frame = wait_for(lambda: browser.find_element(By.CSS_SELECTOR, "iframe[title='STT reports']"), "the reports view")
     browser.switch_to.frame(frame)
     try:

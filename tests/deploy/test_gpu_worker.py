@@ -22,14 +22,15 @@ import re
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-from tests.deploy.test_stack import CPU_IMAGE, PROJECT, PROXY_IMAGE, REPO, Stack, free_ports, task_states
+from tests.deploy.test_browser import _browser_present
+from tests.deploy.test_stack import CPU_IMAGE, PROJECT, PROXY_IMAGE, REPO, Stack, free_ports, sample_data_root,
+                                    task_states
 
 pytestmark = pytest.mark.slow
 
@@ -41,14 +42,14 @@ EDGE_SETTINGS = dict(AIRFLOW_EXECUTOR=EDGE_EXECUTOR, STT_EDGE_API_ENABLED="True"
                      STT_EDGE_HEARTBEAT_INTERVAL="5", AIRFLOW_TASK_HEARTBEAT_TIMEOUT="20")
 
 
-def demo_conf() -> Dict[str, object]:
-    """The demo's run parameters (scripts/demo.py): the test runs what `make demo` runs."""
+def demo_module() -> Any:
+    """scripts/demo.py: the demo's run parameters (the test runs what `make demo` runs) and its log reader."""
     sys.path.insert(0, str(REPO / "scripts"))
     try:
         import demo
     finally:
         sys.path.remove(str(REPO / "scripts"))
-    return dict(demo.DEMO_CONF)
+    return demo
 
 
 class Worker:
@@ -93,18 +94,7 @@ def history_length(data: Path) -> int:
 
 def task_log(stack: Stack, run_id: str, task_id: str, try_number: int) -> str:
     """The task log's messages, as the REST API serves them (pushed there by the Edge worker)."""
-    path = "/api/v2/dags/stt_fr_training/dagRuns/{}/taskInstances/{}/logs/{}".format(run_id, task_id, try_number)
-    request = urllib.request.Request(stack.api + path, headers={"Authorization": "Bearer " + str(stack.token),
-                                                                "Accept": "application/x-ndjson"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        lines = response.read().decode(errors="replace").splitlines()
-    events = []
-    for line in lines:
-        try:
-            events.append(str(json.loads(line).get("event", "")))
-        except ValueError:
-            events.append(line)
-    return "\n".join(events)
+    return "\n".join(demo_module().task_log_events(stack.api, str(stack.token), run_id, task_id, try_number))
 
 
 def task_instances(stack: Stack, run_id: str) -> Dict[str, dict]:
@@ -124,11 +114,7 @@ def wait_for(condition, timeout: float, every: float = 0.5) -> bool:
 @pytest.fixture(scope="module")
 def edge(tmp_path_factory):
     """The two-worker deployment, and a demo run during whose training the worker is killed and restarted."""
-    data = tmp_path_factory.mktemp("edge") / "data"
-    data.mkdir()
-    os.chmod(str(data), 0o777)
-    subprocess.run(["docker", "run", "--rm", "--network", "none", "-v", "{}:/mnt".format(data), CPU_IMAGE,
-                    "sample-corpus", "--dest", "/mnt/sources"], check=True, capture_output=True)
+    data = sample_data_root(tmp_path_factory.mktemp("edge"))
     stack = edge_stack_for(data)
     worker = worker_for(stack, PROJECT + "gpu")
     for project in (stack, worker):
@@ -142,7 +128,7 @@ def edge(tmp_path_factory):
             "access_token"]
         stack.once_parsed("PATCH", "/api/v2/dags/stt_fr_training", {"is_paused": False})
         print("\nstack and GPU worker up in {:.0f} s".format(time.monotonic() - started))
-        conf = demo_conf()
+        conf = dict(demo_module().DEMO_CONF)
         run = stack.request("POST", "/api/v2/dags/stt_fr_training/dagRuns", {"logical_date": None, "conf": conf})
         run_id = run["dag_run_id"]
         triggered = time.monotonic()
@@ -173,7 +159,8 @@ def edge(tmp_path_factory):
 def test_the_demo_run_goes_through_with_the_training_steps_on_the_gpu_worker(edge):
     assert edge.state == "success", (
         {task: (ti["state"], ti["try_number"]) for task, ti in edge.tis.items()},
-        edge.worker.logs("gpu-worker")[-4000:], edge.stack.run("logs", "--tail", "60", "scheduler", check=False).stdout[-4000:])
+        edge.worker.logs("gpu-worker")[-4000:],
+        edge.stack.run("logs", "--tail", "60", "scheduler", check=False).stdout[-4000:])
     for task in GPU_TASKS:
         ti = edge.tis[task]
         assert (ti["state"], ti["hostname"], ti["queue"]) == ("success", WORKER_NAME, "gpu"), ti
@@ -228,7 +215,8 @@ def test_a_worker_killed_mid_training_resumes_from_its_last_checkpoint(edge):
     assert len(history) in (conf["epochs"], conf["epochs"] + 1)
     model = edge.data / "models" / "output_graph.tflite"
     if model.is_file():  # for comparing with an uninterrupted demo's model (make demo prints its sha256)
-        print("model of the resumed run: output_graph.tflite sha256 {}".format(hashlib.sha256(model.read_bytes()).hexdigest()))
+        digest = hashlib.sha256(model.read_bytes()).hexdigest()
+        print("model of the resumed run: output_graph.tflite sha256 {}".format(digest))
 
 
 def start_failing_worker(stack: Stack, **settings: str) -> Tuple[str, Optional[int]]:
@@ -271,4 +259,30 @@ def test_a_worker_pointed_at_a_server_without_the_edge_api_says_so(edge):
 
 def test_the_worker_that_works_said_it_was_accepted(edge):
     log = edge.worker.logs("gpu-worker")
-    assert "gpu-worker: the API server at {}/edge_worker/v1/ accepts this worker".format(edge.stack.api) in log, log[-2000:]
+    accepted = "gpu-worker: the API server at {}/edge_worker/v1/ accepts this worker".format(edge.stack.api)
+    assert accepted in log, log[-2000:]
+
+
+@pytest.mark.skipif(not _browser_present() and not os.environ.get("CI"), reason="needs chromium and selenium")
+def test_the_ui_lists_the_gpu_worker_and_its_queue(edge):
+    """What an operator looks at to see whether a GPU host is connected: Admin -> Edge Executor."""
+    from tests.deploy.test_browser import log_in, new_browser, open_menu_entry, screenshot, wait_for as wait_in_page
+
+    driver = new_browser()
+    try:
+        log_in(driver, edge.stack)
+        open_menu_entry(driver, "Admin", "Edge Executor")
+
+        def worker_row() -> List[str]:
+            for row in driver.find_elements("css selector", "tr"):
+                cells = [cell.text.strip() for cell in row.find_elements("css selector", "td")]
+                if WORKER_NAME in cells:
+                    return cells
+            return []
+
+        cells = wait_in_page(worker_row, "the worker's row in the Edge Executor page", 60)
+        screenshot(driver, "edge-workers")
+        # its queue in a cell of its own (the name contains "gpu" too), connected and healthy
+        assert "gpu" in cells and ("idle" in cells or "running" in cells) and "Healthy" in cells, cells
+    finally:
+        driver.quit()

@@ -56,6 +56,16 @@ def free_ports(count: int) -> List[int]:
     return ports
 
 
+def sample_data_root(parent: Path) -> Path:
+    """``parent/data``, writable by the steps' uid, with the sample corpus synthesised into its sources/."""
+    data = parent / "data"
+    data.mkdir()
+    os.chmod(str(data), 0o777)
+    subprocess.run(["docker", "run", "--rm", "--network", "none", "-v", "{}:/mnt".format(data), CPU_IMAGE,
+                    "sample-corpus", "--dest", "/mnt/sources"], check=True, capture_output=True)
+    return data
+
+
 class Stack:
     """A compose project of the main stack on free ports; ``settings`` add to or override its environment."""
 
