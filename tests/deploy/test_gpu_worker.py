@@ -29,8 +29,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 
 from tests.deploy.test_browser import _browser_present
-from tests.deploy.test_stack import CPU_IMAGE, PROJECT, PROXY_IMAGE, REPO, Stack, free_ports, sample_data_root,
-                                    task_states
+from tests.deploy.test_stack import (CPU_IMAGE, PROJECT, PROXY_IMAGE, REPO, Stack, free_ports, sample_data_root,
+                                      task_states)
 
 pytestmark = pytest.mark.slow
 
