@@ -15,7 +15,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from stt_tasks.report.evidence import Artifact, Evidence, Trial
 from stt_tasks.report.plots import Figure, best_dev_epoch, short_name
-from stt_tasks.report.stats import Interval, RateEstimate
+from stt_tasks.report.stats import LEVEL, RESAMPLES, Interval, RateEstimate
 
 STYLE = """
 :root { color-scheme: light dark; }
@@ -164,11 +164,11 @@ def results_section(model: ReportModel) -> List[str]:
         return out
     decoder = summary["decoder"]
     out.append("<p>Best dev checkpoint <code>{}</code>, decoded with beam width {}, lm_alpha {:.4f}, lm_beta {:.4f} "
-               "(from {}), scorer {}. Intervals: 95% bootstrap over clips ({} resamples).</p>".format(
+               "(from {}), scorer {}. Intervals: {:.0%} bootstrap over clips ({} resamples).</p>".format(
                    esc(Path(str(summary.get("checkpoint", "?"))).name), decoder["beam_width"], decoder["lm_alpha"],
                    decoder["lm_beta"], esc(decoder["alpha_beta_from"]),
                    "<code>{}</code>".format(esc(Path(decoder["scorer"]).name)) if decoder["scorer"] else "none",
-                   1000))
+                   LEVEL, RESAMPLES))
     out.append("<h3>Test</h3>" + rates_table(summary["test"]["per_csv"], summary["test"]["overall"],
                                             model.test_estimates))
     out.append(figure(model.figures, "error_rates"))

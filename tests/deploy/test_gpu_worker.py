@@ -31,6 +31,7 @@ import pytest
 from tests.deploy.test_browser import _browser_present
 from tests.deploy.test_stack import (CPU_IMAGE, PROJECT, PROXY_IMAGE, REPO, Stack, free_ports, sample_data_root,
                                       task_states)
+from tests.test_train_resume_image import history_length
 
 pytestmark = pytest.mark.slow
 
@@ -83,13 +84,6 @@ def worker_for(stack: Stack, project: str, **settings: str) -> Worker:
                   STT_DATA_DIR=str(stack.data_dir), STT_EDGE_HEARTBEAT_INTERVAL="5")
     values.update(settings)
     return Worker(project, **values)
-
-
-def history_length(data: Path) -> int:
-    try:
-        return len(json.loads((data / "checkpoints" / "training_history.json").read_text())["epochs"])
-    except (OSError, ValueError, KeyError):
-        return 0
 
 
 def task_log(stack: Stack, run_id: str, task_id: str, try_number: int) -> str:
