@@ -57,10 +57,10 @@ DEMO_CONF = {
     "beam_width": 100,
     "lm_evaluate_range": "2,2,4",
 }
-#: The tasks whose results (their XCom) the demo prints at the end.
 #: The main stack's settings for GPU hosts as Edge workers (README, "GPU").
 EDGE_SETTINGS = {"AIRFLOW_EXECUTOR": "LocalExecutor,airflow.providers.edge3.executors.EdgeExecutor",
                  "STT_EDGE_API_ENABLED": "True", "STT_GPU_QUEUE": "gpu"}
+#: The tasks whose results (their XCom) the demo prints at the end.
 RESULT_TASKS = ["importers.common_voice", "alphabet", "lm", "train", "optimize_lm", "test", "export", "transcribe",
                 "package", "report"]
 
@@ -96,14 +96,16 @@ def compose_command() -> List[str]:
         files += ["-f", "docker-compose.host-network.yml"]
     else:
         files += ["-f", "docker-compose.ui.yml"]
-    binary = ["docker-compose"] if shutil.which("docker-compose") else ["docker", "compose"]
-    return binary + ["--env-file", str(SETTINGS), "-p", PROJECT] + files
+    return compose_binary() + ["--env-file", str(SETTINGS), "-p", PROJECT] + files
+
+
+def compose_binary() -> List[str]:
+    return ["docker-compose"] if shutil.which("docker-compose") else ["docker", "compose"]
 
 
 def worker_compose_command() -> List[str]:
     """The demo's GPU host: the worker's compose file, on the host network (it reaches the API on 127.0.0.1)."""
-    binary = ["docker-compose"] if shutil.which("docker-compose") else ["docker", "compose"]
-    return binary + ["--env-file", str(SETTINGS), "-p", PROJECT + "-gpu", "-f", "docker-compose.gpu-worker.yml",
+    return compose_binary() + ["--env-file", str(SETTINGS), "-p", PROJECT + "-gpu", "-f", "docker-compose.gpu-worker.yml",
                      "-f", "docker-compose.gpu-worker.host-network.yml"]
 
 

@@ -35,12 +35,10 @@ from tests.test_train_resume_image import history_length
 
 pytestmark = pytest.mark.slow
 
-EDGE_EXECUTOR = "LocalExecutor,airflow.providers.edge3.executors.EdgeExecutor"
 WORKER_NAME = "stt-ci-gpu-worker"
 GPU_TASKS = ["gpu_preflight", "train", "optimize_lm", "test"]
 #: quick to notice a dead worker and a task without heartbeats (the defaults are 30 s and 300 s)
-EDGE_SETTINGS = dict(AIRFLOW_EXECUTOR=EDGE_EXECUTOR, STT_EDGE_API_ENABLED="True", STT_GPU_QUEUE="gpu",
-                     STT_EDGE_HEARTBEAT_INTERVAL="5", AIRFLOW_TASK_HEARTBEAT_TIMEOUT="20")
+QUICK_HEARTBEATS = dict(STT_EDGE_HEARTBEAT_INTERVAL="5", AIRFLOW_TASK_HEARTBEAT_TIMEOUT="20")
 
 
 def demo_module() -> Any:
@@ -76,12 +74,14 @@ class Worker:
 
 
 def edge_stack_for(data: Path) -> Stack:
-    return Stack(data, project=PROJECT + "edge", **EDGE_SETTINGS)
+    """The stack with the Edge executor as `make demo DEMO_ARGS=--gpu-worker` sets it up."""
+    return Stack(data, project=PROJECT + "edge", **dict(demo_module().EDGE_SETTINGS, **QUICK_HEARTBEATS))
 
 
 def worker_for(stack: Stack, project: str, **settings: str) -> Worker:
     values = dict(STT_API_URL=stack.api, AIRFLOW_JWT_SECRET=stack.env["AIRFLOW_JWT_SECRET"],
-                  STT_DATA_DIR=str(stack.data_dir), STT_EDGE_HEARTBEAT_INTERVAL="5")
+                  STT_DATA_DIR=str(stack.data_dir),
+                  STT_EDGE_HEARTBEAT_INTERVAL=QUICK_HEARTBEATS["STT_EDGE_HEARTBEAT_INTERVAL"])
     values.update(settings)
     return Worker(project, **values)
 
